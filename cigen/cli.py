@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cigen import __version__
+
+app = typer.Typer(
+    help="Render and check the CI/CD and container build files of an Erlang/OTP service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Config = Annotated[
+    Path, typer.Option("-c", "--config", help="Descriptor path.", dir_okay=False)
+]
+Names = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer needs Optional on 3.10)
+    typer.Argument(help="circleci, github, cloudbuild, dockerfile; none: the descriptor's targets."),
+]
+TARGET_NAMES = ("circleci", "github", "cloudbuild", "dockerfile")
+
+
+def _names(names: list[str] | None) -> list[str]:
+    for name in names or []:
+        if name not in TARGET_NAMES:
+            raise typer.BadParameter(f"{name!r} is not one of {', '.join(TARGET_NAMES)}")
+    return names or []
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cigen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """cigen: one descriptor, every CI file."""
+
+
+@app.command()
+def render(
+    names: Names = None,
+    config: Config = Path("cigen.yaml"),
+    force: Annotated[bool, typer.Option(help="Replace files that lack the cigen marker.")] = False,
+) -> None:
+    """Write the outputs of the named targets (only files whose content changed)."""
+    from cigen import commands
+
+    _exit(lambda: commands.render(config, _names(names), force))
+
+
+@app.command()
+def check(names: Names = None, config: Config = Path("cigen.yaml")) -> None:
+    """Exit 1 and show a diff when a generated file is stale, missing or hand-edited."""
+    from cigen import commands
+
+    _exit(lambda: commands.check(config, _names(names)))
+
+
+@app.command()
+def validate(config: Config = Path("cigen.yaml")) -> None:
+    """Validate the descriptor, and the rendered outputs against the official schemas."""
+    from cigen import commands
+
+    _exit(lambda: commands.validate(config))
+
+
+@app.command()
+def kaniko(
+    dockerfile: Annotated[Path, typer.Argument(help="A BuildKit Dockerfile.", dir_okay=False)],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here, not stdout.")] = None,  # noqa: UP045
+) -> None:
+    """Convert a BuildKit Dockerfile into a Kaniko-compatible one."""
+    from cigen import commands
+
+    _exit(lambda: commands.kaniko(dockerfile, output))
+
+
+@app.command()
+def schema() -> None:
+    """Print the descriptor's JSON Schema."""
+    from cigen.schema import text
+
+    sys.stdout.write(text())
+
+
+def _exit(run: object) -> None:
+    from cigen.errors import CigenError
+
+    try:
+        code = run()  # type: ignore[operator]
+    except CigenError as e:
+        print(str(e), file=sys.stderr)
+        code = e.exit_code
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print("cigen: internal error; please report it with the lines above", file=sys.stderr)
+        code = 3
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

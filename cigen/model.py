@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
+_GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    image: str
+    env: Mapping[str, str]
+    ports: tuple[int, ...]
+    health: str | None
+
+    @classmethod
+    def create(cls, raw: Mapping[str, Any]) -> Service:
+        return cls(
+            name=raw["name"],
+            image=raw["image"],
+            env=_frozen(raw.get("env", {})),
+            ports=tuple(raw.get("ports", ())),
+            health=raw.get("health"),
+        )
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    name: str
+    run: str
+
+
+@dataclass(frozen=True)
+class Erlang:
+    otp: str
+    rebar3: str
+    release_profile: str
+    checks: tuple[str, ...]
+    env: Mapping[str, str]
+    services: tuple[Service, ...]
+    setup: Mapping[str, tuple[SetupStep, ...]]
+
+    @classmethod
+    def create(cls, raw: Mapping[str, Any]) -> Erlang:
+        setup = {
+            check: tuple(SetupStep(s["name"], s["run"]) for s in steps)
+            for check, steps in raw["setup"].items()
+        }
+        return cls(
+            otp=raw["otp"],
+            rebar3=raw["rebar3"],
+            release_profile=raw["release_profile"],
+            checks=tuple(raw["checks"]),
+            env=_frozen(raw["env"]),
+            services=tuple(Service.create(s) for s in raw["services"]),
+            setup=_frozen(setup),
+        )
+
+
+@dataclass(frozen=True)
+class Image:
+    os: str
+    base: str
+    runner: str
+    dockerfile: str
+    generate: bool
+    kaniko_dockerfile: str
+    target: str
+    build_packages: tuple[str, ...]
+    runtime_packages: tuple[str, ...]
+    ports: tuple[int, ...]
+    env: Mapping[str, str]
+    keep_git: bool
+
+    @classmethod
+    def create(cls, raw: Mapping[str, Any], name: str, otp: str) -> Image:
+        alpine = raw["os"] == "alpine"
+        default_base = f"erlang:{otp}-alpine" if alpine else f"erlang:{otp}"
+        default_runtime = ("openssl", "ncurses") if alpine else ("openssl", "ncurses-bin")
+        env = {"COOKIE": name, **raw["env"], "RELX_OUT_FILE_PATH": "/tmp"}
+        return cls(
+            os=raw["os"],
+            base=raw.get("base", default_base),
+            runner=raw.get("runner", "alpine:3.20" if alpine else "debian:bookworm-slim"),
+            dockerfile=raw["dockerfile"],
+            generate=raw["generate"],
+            kaniko_dockerfile=raw["kaniko_dockerfile"],
+            target=raw["target"],
+            build_packages=tuple(raw["build_packages"]),
+            runtime_packages=tuple(raw.get("runtime_packages", default_runtime)),
+            ports=tuple(raw["ports"]),
+            env=_frozen(env),
+            keep_git=raw["keep_git"],
+        )
+
+
+@dataclass(frozen=True)
+class Publish:
+    branches: tuple[str, ...]
+    after: tuple[str, ...]
+    cache_from: str | None
+
+    @classmethod
+    def create(cls, raw: Mapping[str, Any]) -> Publish:
+        branches = tuple(raw["branches"])
+        default_cache = branches[0] if branches else None
+        return cls(branches, tuple(raw["after"]), raw.get("cache_from", default_cache))
+
+
+@dataclass(frozen=True)
+class CircleCI:
+    workflow: str
+    orbs: Mapping[str, str]
+    machine_image: str
+    registry_auth: str
+    context: str | None
+
+
+@dataclass(frozen=True)
+class GitHub:
+    workflow_file: str
+    runs_on: str
+    cache: str
+    auth: str
+    pin_actions: bool
+
+
+@dataclass(frozen=True)
+class CloudBuild:
+    file: str
+    kaniko_image: str
+    cache: bool
+    cache_ttl: str
+    substitutions: Mapping[str, str]
+    destination: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """The validated descriptor with every default resolved; renderers read only this."""
+
+    source: str  # descriptor file name, for the generated-file banner
+    name: str
+    image_name: str
+    registry: str
+    targets: tuple[str, ...]
+    erlang: Erlang
+    image: Image
+    publish: Publish
+    circleci: CircleCI
+    github: GitHub
+    cloudbuild: CloudBuild
+    user_dockerfile: str | None = None  # the user's Dockerfile text when image.generate is false
+
+    @property
+    def registry_host(self) -> str:
+        return self.registry.split("/", 1)[0]
+
+    @property
+    def image_repo(self) -> str:
+        return f"{self.registry}/{self.image_name}"
+
+    @classmethod
+    def create(cls, raw: Mapping[str, Any], source: str = "cigen.yaml") -> Project:
+        """Build the model from a schema-valid descriptor whose static defaults are applied."""
+        registry = raw["registry"]
+        host = registry.split("/", 1)[0]
+        image = Image.create(raw["image"], raw["name"], raw["erlang"]["otp"])
+        image_name = raw.get("image_name", raw["name"])
+        return cls(
+            source=source,
+            name=raw["name"],
+            image_name=image_name,
+            registry=registry,
+            targets=tuple(raw["targets"]),
+            erlang=Erlang.create(raw["erlang"]),
+            image=image,
+            publish=Publish.create(raw["publish"]),
+            circleci=_circleci(raw["circleci"], host),
+            github=_github(raw["github"], host),
+            cloudbuild=_cloudbuild(raw["cloudbuild"], f"{registry}/{image_name}", image),
+        )
+
+
+def _is_gcp(host: str) -> bool:
+    return host.endswith(_GCP_SUFFIXES)
+
+
+def _circleci(raw: Mapping[str, Any], host: str) -> CircleCI:
+    from cigen.schema import static_default
+
+    orbs = {**static_default("circleci.orbs"), **raw["orbs"]}
+    auth = raw.get("registry_auth", "gcr" if _is_gcp(host) else "docker-login")
+    return CircleCI(raw["workflow"], _frozen(orbs), raw["machine_image"], auth, raw.get("context"))
+
+
+def _github(raw: Mapping[str, Any], host: str) -> GitHub:
+    default_auth = "ghcr" if host == "ghcr.io" else "gcp" if _is_gcp(host) else "docker-login"
+    auth = raw.get("auth", default_auth)
+    return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"])
+
+
+def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
+    substitutions = raw.get(
+        "substitutions", {"_BASE_IMAGE": image.base, "_RUNNER_IMAGE": image.runner}
+    )
+    return CloudBuild(
+        file=raw["file"],
+        kaniko_image=raw["kaniko_image"],
+        cache=raw["cache"],
+        cache_ttl=raw["cache_ttl"],
+        substitutions=_frozen(substitutions),
+        destination=raw.get("destination", f"{repo}:$COMMIT_SHA"),
+    )

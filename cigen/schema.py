@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any, NamedTuple
+
+Path = tuple[str | int, ...]
+
+
+class Problem(NamedTuple):
+    """One thing wrong with the descriptor, located by its key path."""
+
+    path: Path
+    message: str
+    at_key: bool = False  # point at the key itself (unknown or misspelt keys), not its value
+
+
+@functools.lru_cache(maxsize=1)
+def text() -> str:
+    return resources.files("cigen").joinpath("schemas", "cigen.schema.json").read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(text())
+    return result
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    target: dict[str, Any] = schema()["$defs"][ref.rsplit("/", 1)[1]]
+    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def _node(dotted: str) -> dict[str, Any]:
+    node = schema()
+    for key in dotted.split("."):
+        node = _resolve(node["properties"][key])
+    return node
+
+
+def static_default(dotted: str) -> Any:
+    """The schema's `default` for a key path such as "circleci.orbs"."""
+    return copy.deepcopy(_node(dotted)["default"])
+
+
+def apply_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A plain copy of a schema-valid descriptor with every static default filled in."""
+    return _fill(schema(), data)
+
+
+def _fill(node: dict[str, Any], value: Any) -> Any:
+    node = _resolve(node)
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        out = {k: _fill(props.get(k, node.get("additionalProperties") or {}), v)
+               for k, v in value.items()}
+        for key, sub in props.items():
+            sub = _resolve(sub)
+            if key not in out and "default" in sub:
+                out[key] = _fill(sub, copy.deepcopy(sub["default"]))
+        return out
+    if isinstance(value, list):
+        return [_fill(node.get("items", {}), v) for v in value]
+    return value
+
+
+def problems(data: Any, token: Callable[[Path], str]) -> Iterator[Problem]:
+    """Every schema violation in `data`; `token(path)` gives a value's text as written."""
+    from jsonschema import Draft202012Validator
+
+    from cigen.messages import explain
+
+    validator = Draft202012Validator(schema())
+    for error in validator.iter_errors(data):
+        yield from explain(error, token)

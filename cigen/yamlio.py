@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.representer import RoundTripRepresenter
+
+# Strings that a YAML 1.1 reader (CircleCI, many linters) or a YAML 1.2 reader would not read
+# back as the same string when written plain: booleans, nulls, numbers in any base, sexagesimal
+# numbers, timestamps, and the merge/value keys.
+_AMBIGUOUS = re.compile(
+    r"""^(?:
+        y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+      | ~|null|Null|NULL|
+      | [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-5]?[0-9])*)
+      | [-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+      | [-+]?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)
+      | [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
+      | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?
+      | <<|=
+    )$""",
+    re.VERBOSE,
+)
+
+
+class _Representer(RoundTripRepresenter):
+    def represent_str(self, data: str) -> Any:
+        if "\n" in data:
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+        if _AMBIGUOUS.match(data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style="'")
+        return self.represent_scalar("tag:yaml.org,2002:str", data)
+
+    def represent_key(self, data: Any) -> Any:
+        # `on:` is how every GitHub workflow spells its trigger key; GitHub reads it as a string.
+        if data == "on":
+            return self.represent_scalar("tag:yaml.org,2002:str", data)
+        return super().represent_key(data)
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+
+
+def _dumper() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Representer = _Representer
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.default_flow_style = False
+    return yaml
+
+
+def dump(data: Any) -> str:
+    """Serialize plain dicts/lists/strings to block-style YAML, byte-stable."""
+    stream = io.StringIO()
+    _dumper().dump(data, stream)
+    return stream.getvalue()
+
+
+def load_rt(text: str) -> Any:
+    """Parse YAML keeping positions (`.lc`) and comments; duplicate keys are errors."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml.load(text)
+
+
+def load_plain(text: str) -> Any:
+    """Parse YAML into plain Python values (for reading outputs back in checks and tests)."""
+    return YAML(typ="safe", pure=True).load(text)
