@@ -10,7 +10,7 @@ from cigen.model import Project
 
 
 def _plan(config: Path, names: list[str]) -> tuple[Project, targets.Files]:
-    project = load_descriptor(config)
+    project = load_descriptor(config, tuple(names))
     chosen = targets.selected(project, names)
     if "dockerfile" in chosen and not project.image.generate:
         raise CigenError(

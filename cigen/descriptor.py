@@ -15,8 +15,11 @@ MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
 _TOKEN = re.compile(r"[^\s#,\[\]{}]+")
 
 
-def load_descriptor(path: FsPath) -> Project:
-    """Read, parse, validate and resolve a descriptor; every problem raises one DescriptorError."""
+def load_descriptor(path: FsPath, names: tuple[str, ...] = ()) -> Project:
+    """Read, parse, validate and resolve a descriptor; every problem raises one DescriptorError.
+
+    `names` are the targets about to be rendered (none: the descriptor's); their own checks run.
+    """
     shown = str(path)
     source = _read(path, shown)
     tree = _parse(source, shown)
@@ -27,7 +30,7 @@ def load_descriptor(path: FsPath) -> Project:
     if found:
         raise DescriptorError(doc.format(found))
     project = Project.create(schema.apply_defaults(_plain(tree)), path.name)
-    return _with_inputs(project, path.parent, doc)
+    return _with_inputs(project, path.parent, doc, names)
 
 
 def _read(path: FsPath, shown: str) -> str:
@@ -120,10 +123,10 @@ def _semantic(tree: Any) -> Iterable[Problem]:
         yield Problem(("image", "target"), f"is not a generated stage: {stages}")
 
 
-def _with_inputs(project: Project, root: FsPath, doc: _Document) -> Project:
+def _with_inputs(project: Project, root: FsPath, doc: _Document, names: tuple[str, ...]) -> Project:
     from dataclasses import replace
 
-    from cigen.targets import problems
+    from cigen.targets import problems, selected
 
     if not project.image.generate:
         dockerfile = root / project.image.dockerfile
@@ -132,7 +135,7 @@ def _with_inputs(project: Project, root: FsPath, doc: _Document) -> Project:
         except (OSError, UnicodeDecodeError) as e:
             msg = f"cannot read {project.image.dockerfile}: {getattr(e, 'strerror', e)}"
             raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)])) from e
-    found = problems(project)
+    found = problems(project, selected(project, names))
     if found:
         raise DescriptorError(doc.format(found))
     return project

@@ -28,9 +28,8 @@ def selected(project: Project, names: list[str] | tuple[str, ...]) -> tuple[str,
     return (*project.targets, *extra)
 
 
-def problems(project: Project) -> list[Problem]:
+def problems(project: Project, names: tuple[str, ...]) -> list[Problem]:
     """Descriptor problems only a target can see (e.g. Cloud Build substitutions)."""
-    names = selected(project, ())
     return [p for name in names for p in load(name).problems(project)]
 
 

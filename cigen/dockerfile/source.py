@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import NamedTuple
+
+# BuildKit only honours directives in the leading comment block, and stops at the first
+# line that is not one (a blank line, a plain comment or an instruction).
+_DIRECTIVE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*=[ \t]*(\S*)[ \t]*\r?\n?\Z")
+_KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
+_BLANK_OR_COMMENT = re.compile(r"[ \t]*(#[^\n]*)?\r?\n")
+_SPACES = re.compile(r"[ \t]*")
+
+
+class Note(NamedTuple):
+    line: int
+    text: str
+
+
+class Problem(NamedTuple):
+    line: int | None
+    what: str
+    fix: str
+
+
+class Edit(NamedTuple):
+    """Replace lines start..end (1-based, inclusive); end == start - 1 inserts before start."""
+
+    start: int
+    end: int
+    text: str
+
+
+class Directives(NamedTuple):
+    count: int
+    escape: str
+    syntax_line: int | None
+
+
+class Parts(NamedTuple):
+    """One instruction's raw text cut into keyword, leading flags and the rest."""
+
+    lead: str
+    keyword: str
+    flags: tuple[str, ...]
+    comments: tuple[str, ...]
+    indent: str
+    body: str
+
+
+def newline_of(text: str) -> str:
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def read_directives(lines: list[str]) -> Directives:
+    escape, syntax, count = "\\", None, 0
+    for number, line in enumerate(lines, 1):
+        match = _DIRECTIVE.match(line)
+        if match is None or match[1].lower() not in _KNOWN_DIRECTIVES:
+            break
+        count = number
+        if match[1].lower() == "escape":
+            escape = match[2] or "\\"
+        elif match[1].lower() == "syntax":
+            syntax = number
+    return Directives(count, escape, syntax)
+
+
+def raw_text(lines: list[str], start: int, end: int, newline: str) -> str:
+    raw = "".join(lines[start - 1 : end])
+    return raw if raw.endswith("\n") else raw + newline
+
+
+def split_instruction(raw: str, escape: str) -> Parts:
+    lead = _spaces(raw, 0)
+    pos = _token_end(raw, len(lead))
+    keyword = raw[len(lead) : pos]
+    flags: list[str] = []
+    comments: list[str] = []
+    while True:
+        pos = _skip_gap(raw, pos, escape, comments)
+        if not raw.startswith("--", pos):
+            break
+        end = _token_end(raw, pos)
+        flags.append(raw[pos:end])
+        pos = end
+    return Parts(lead, keyword, tuple(flags), tuple(comments), _indent(raw, pos), raw[pos:])
+
+
+def _token_end(raw: str, pos: int) -> int:
+    quote = ""
+    while pos < len(raw):
+        char = raw[pos]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in " \t\r\n":
+            break
+        pos += 1
+    return pos
+
+
+def _skip_gap(raw: str, pos: int, escape: str, comments: list[str]) -> int:
+    continuation = re.compile(re.escape(escape) + r"[ \t]*\r?\n")
+    while True:
+        pos += len(_spaces(raw, pos))
+        match = continuation.match(raw, pos)
+        if match is None:
+            return pos
+        pos = match.end()
+        while (line := _BLANK_OR_COMMENT.match(raw, pos)) is not None and pos < len(raw):
+            if line[1]:
+                comments.append(line.group())
+            pos = line.end()
+
+
+def _indent(raw: str, pos: int) -> str:
+    line_start = raw.rfind("\n", 0, pos) + 1
+    if line_start == 0:
+        return ""
+    return _spaces(raw, line_start)
+
+
+def _spaces(raw: str, pos: int) -> str:
+    match = _SPACES.match(raw, pos)
+    return match.group() if match else ""
+
+
+def rebuild(parts: Parts, flags: Iterable[str], body: str, escape: str, newline: str) -> str:
+    head = " ".join([parts.keyword, *flags])
+    if parts.comments:
+        # comments sat between the dropped flags and the command: keep them in place
+        return f"{parts.lead}{head} {escape}{newline}{''.join(parts.comments)}{parts.indent}{body}"
+    return f"{parts.lead}{head} {body}"
+
+
+def apply_edits(lines: list[str], edits: Iterable[Edit]) -> str:
+    out: list[str] = []
+    current = 1
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        out.extend(lines[current - 1 : edit.start - 1])
+        out.append(edit.text)
+        current = edit.end + 1
+    out.extend(lines[current - 1 :])
+    return "".join(out)
+
+
+def shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def keyword_like(example: str, keyword: str) -> str:
+    """Spell an inserted instruction in the case the user wrote theirs."""
+    return keyword.lower() if example.islower() else keyword.upper()

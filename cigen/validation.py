@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from cigen import targets
+from cigen.errors import CigenError
+from cigen.model import Project
+from cigen.yamlio import load_plain
+
+_INSTALL_HINT = "checking outputs needs check-jsonschema's vendored schemas: pip install 'cigen[validate]'"
+
+
+def official_schemas(project: Project) -> dict[str, str]:
+    """Output path -> the name of the official schema check-jsonschema vendors for it."""
+    chosen = targets.selected(project, ())
+    pairs = {
+        "circleci": (".circleci/config.yml", "circle-ci"),
+        "github": (project.github.workflow_file, "github-workflows"),
+        "cloudbuild": (project.cloudbuild.file, "cloudbuild"),
+    }
+    return {path: schema for name, (path, schema) in pairs.items() if name in chosen}
+
+
+def validate_outputs(project: Project, planned: targets.Files) -> list[str]:
+    """Every problem in the rendered outputs: official schemas first, then each target's own checks."""
+    found = []
+    for path, name in official_schemas(project).items():
+        found += [f"{path}: {msg}" for msg in _schema_errors(_vendored(name), load_plain(planned[path]))]
+    for name in targets.selected(project, ()):
+        check = getattr(targets.load(name), "check_output", None)
+        if check is not None:
+            found += check(project, planned)
+    return found
+
+
+def _vendored(name: str) -> dict[str, Any]:
+    try:
+        package = resources.files("check_jsonschema.builtin_schemas.vendor")
+    except ModuleNotFoundError:
+        raise CigenError(_INSTALL_HINT) from None
+    schema: dict[str, Any] = json.loads(package.joinpath(f"{name}.json").read_text("utf-8"))
+    return schema
+
+
+def _schema_errors(schema: dict[str, Any], data: Any) -> Iterator[str]:
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+
+    validator = validators.validator_for(schema)(schema)
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        shown = best_match([error]) if error.context else error
+        yield f"{error.json_path}: {shown.message}"

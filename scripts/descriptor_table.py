@@ -1,0 +1,38 @@
+"""Print the descriptor reference table (Markdown) from schemas/cigen.schema.json.
+
+The README's table is this script's output; tests/test_readme.py keeps the two equal:
+    python scripts/descriptor_table.py
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from cigen import schema
+
+
+def rows(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str, str]]:
+    for key, sub in node.get("properties", {}).items():
+        sub = schema._resolve(sub)
+        name = f"{prefix}{key}"
+        if sub.get("type") == "object" and "properties" in sub:
+            yield from rows(sub, f"{name}.")
+            continue
+        default = json.dumps(sub["default"]) if "default" in sub else ""
+        required = "required" if key in node.get("required", ()) else default
+        yield name, sub.get("description", ""), required
+
+
+def table() -> str:
+    lines = ["| key | meaning | default |", "|---|---|---|"]
+    for name, description, default in rows(schema.schema()):
+        cell = f"`{default}`" if default and default != "required" else default
+        text = description.replace("|", "/").replace("<", "&lt;").replace(">", "&gt;")
+        lines.append(f"| `{name}` | {text} | {cell} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(table(), end="")
