@@ -18,18 +18,24 @@ app = typer.Typer(
 Config = Annotated[
     Path, typer.Option("-c", "--config", help="Descriptor path.", dir_okay=False)
 ]
-Names = Annotated[
-    Optional[list[str]],  # noqa: UP045 (typer needs Optional on 3.10)
-    typer.Argument(help="circleci, github, cloudbuild, dockerfile; none: the descriptor's targets."),
-]
 TARGET_NAMES = ("circleci", "github", "cloudbuild", "dockerfile")
 
 
 def _names(names: list[str] | None) -> list[str]:
+    # A parameter callback: click turns BadParameter into a usage error (exit 2).
     for name in names or []:
         if name not in TARGET_NAMES:
             raise typer.BadParameter(f"{name!r} is not one of {', '.join(TARGET_NAMES)}")
     return names or []
+
+
+Names = Annotated[
+    Optional[list[str]],  # noqa: UP045 (typer needs Optional on 3.10)
+    typer.Argument(
+        help="circleci, github, cloudbuild, dockerfile; none: the descriptor's targets.",
+        callback=_names, metavar="[TARGET]...", show_default=False,
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -56,7 +62,7 @@ def render(
     """Write the outputs of the named targets (only files whose content changed)."""
     from cigen import commands
 
-    _exit(lambda: commands.render(config, _names(names), force))
+    _exit(lambda: commands.render(config, names or [], force))
 
 
 @app.command()
@@ -64,7 +70,7 @@ def check(names: Names = None, config: Config = Path("cigen.yaml")) -> None:
     """Exit 1 and show a diff when a generated file is stale, missing or hand-edited."""
     from cigen import commands
 
-    _exit(lambda: commands.check(config, _names(names)))
+    _exit(lambda: commands.check(config, names or []))
 
 
 @app.command()

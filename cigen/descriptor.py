@@ -1,18 +1,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path as FsPath
 from typing import Any
 
-from cigen import schema
+from cigen import messages, schema
 from cigen.errors import DescriptorError
 from cigen.model import RELEASE_STAGES, Project
 from cigen.schema import Path, Problem
 
+MAX_BYTES = 1 << 20  # a descriptor is a few kilobytes; refuse to parse anything huge
 MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
-# A non-string scalar as written: numbers, booleans and dates never contain these stop characters.
-_TOKEN = re.compile(r"[^\s#,\[\]{}]+")
+MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
+# A scalar as written, after any anchor (&a) or tag (!t): numbers, booleans and dates never
+# contain these stop characters.
+_TOKEN = re.compile(r"(?:[&!]\S*\s+)*([^\s#,\[\]{}]+)")
+_ABSENT = object()
 
 
 def load_descriptor(path: FsPath, names: tuple[str, ...] = ()) -> Project:
@@ -24,103 +29,166 @@ def load_descriptor(path: FsPath, names: tuple[str, ...] = ()) -> Project:
     source = _read(path, shown)
     tree = _parse(source, shown)
     doc = _Document(shown, source, tree)
-    found = list(schema.problems(tree, doc.token))
-    if not found:
-        found = list(_semantic(tree))
+    data = _plain(tree)
+    found = list(_shape(tree, ()))
+    found += _unrelated(schema.problems(data, doc.token), found)
+    found += _unrelated(_semantic(data, lambda p: not _touches(p, found)), found)
     if found:
         raise DescriptorError(doc.format(found))
-    project = Project.create(schema.apply_defaults(_plain(tree)), path.name)
+    project = Project.create(schema.apply_defaults(data), path.name)
     return _with_inputs(project, path.parent, doc, names)
 
 
 def _read(path: FsPath, shown: str) -> str:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise DescriptorError([f"{shown}: no such file; `cigen init` writes a starter"]) from None
+        raise DescriptorError(
+            [f"{shown}: no such file; run cigen where cigen.yaml is, or pass -c PATH"]
+        ) from None
     except OSError as e:
         raise DescriptorError([f"{shown}: cannot read: {e.strerror}"]) from e
+    if len(data) > MAX_BYTES:
+        raise DescriptorError([f"{shown}: over {MAX_BYTES >> 10} KiB; a descriptor is a few KiB"])
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise DescriptorError([f"{shown}:{line}:{col}: not UTF-8 text (byte {data[e.start]:#04x})"]) from e
+        raise DescriptorError([f"{shown}:{messages.not_utf8(data, e.start)}"]) from e
 
 
 def _parse(source: str, shown: str) -> Any:
+    import warnings
+
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     from cigen.yamlio import load_rt
 
     try:
-        tree = load_rt(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a reused anchor is legal YAML; the last one wins
+            tree = load_rt(source)
     except MarkedYAMLError as e:
-        raise DescriptorError([_yaml_error(shown, e)]) from e
+        raise DescriptorError([f"{shown}:{messages.yaml_error(e)}"]) from e
     except YAMLError as e:
         raise DescriptorError([f"{shown}: not valid YAML: {e}"]) from e
+    except RecursionError:
+        raise DescriptorError([f"{shown}: nested too deeply to be a descriptor"]) from None
     if tree is None:
-        raise DescriptorError([f"{shown}: empty; a descriptor needs version, name, registry and erlang.otp"])
+        raise DescriptorError([f"{shown}: empty; a descriptor needs at least {messages.MINIMAL}"])
     if not isinstance(tree, dict):
-        raise DescriptorError([f"{shown}:1:1: the top level must be a mapping of keys"])
-    if _size(tree, {}) > MAX_NODES:
-        raise DescriptorError([f"{shown}: YAML aliases expand to over {MAX_NODES} values; refusing"])
+        raise DescriptorError([f"{shown}:1:1: {messages.not_a_mapping(tree)}"])
+    _measure_all(tree, shown)
     return tree
 
 
-def _yaml_error(shown: str, e: Any) -> str:
-    mark = e.problem_mark or e.context_mark
-    problem = str(e.problem or e.context or "not valid YAML")
-    if "'\\t'" in problem:
-        problem = "a tab character; indent YAML with spaces"
-    elif "duplicate key" in problem:
-        problem = problem.replace('found duplicate key "', 'duplicate key "').split(" with value")[0]
-    where = f"{mark.line + 1}:{mark.column + 1}:" if mark else ""
-    return f"{shown}:{where} {problem}"
+def _measure_all(tree: dict[Any, Any], shown: str) -> None:
+    memo: dict[int, tuple[int, int]] = {}
+    total = 0
+    for key, value in tree.items():
+        size, depth = _measure(value, memo)
+        total += size
+        if total > MAX_NODES or depth > MAX_DEPTH:
+            line, col = _key_position(tree, key)
+            why = messages.alias_bomb(MAX_NODES) if total > MAX_NODES else f"nested over {MAX_DEPTH} levels deep"
+            raise DescriptorError([f"{shown}:{line + 1}:{col + 1}: {key}: {why}"])
 
 
-def _size(node: Any, seen: dict[int, int]) -> int:
+def _measure(node: Any, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, depth) of a node as its aliases expand; shared nodes are measured once."""
     if not isinstance(node, (dict, list)):
-        return 1
-    if id(node) not in seen:
-        seen[id(node)] = 0  # an alias cycle counts as one
-        children = node.values() if isinstance(node, dict) else node
-        seen[id(node)] = min(MAX_NODES + 1, 1 + sum(_size(c, seen) for c in children))
-    return seen[id(node)]
+        return (1, 0)
+    if id(node) not in memo:
+        memo[id(node)] = (1, 0)
+        parts = [_measure(c, memo) for c in (node.values() if isinstance(node, dict) else node)]
+        size = min(MAX_NODES + 1, 1 + sum(s for s, _ in parts))
+        memo[id(node)] = (size, 1 + max((d for _, d in parts), default=0))
+    return memo[id(node)]
 
 
 def _plain(node: Any) -> Any:
+    """JSON-like values for the schema: ruamel's scalar subclasses become plain ones."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {(str(k) if isinstance(k, str) else k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, int):
-        return int(node)
+    if type(node).__name__ == "ScalarBoolean":  # an anchored boolean: an int subclass
+        return bool(node)
+    for kind in (bool, str, int, float):
+        if isinstance(node, kind):
+            return kind(node)
     return node
 
 
-def _semantic(tree: Any) -> Iterable[Problem]:
-    checks = tree["erlang"].get("checks", schema.static_default("erlang.checks"))
-    publish = tree.get("publish", {})
+def _shape(node: Any, path: Path) -> Iterable[Problem]:
+    """What JSON cannot hold: non-string keys and YAML tags."""
+    if type(node).__name__ == "TaggedScalar":
+        yield Problem(path, f"the YAML tag {node.tag.value} is not supported; remove it")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _shape(item, (*path, i))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                yield Problem((*path, key), messages.bad_key(key), at_key=True)
+            else:
+                yield from _shape(value, (*path, key))
+
+
+def _related(a: Path, b: Path) -> bool:
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def _touches(path: Path, found: list[Problem]) -> bool:
+    return any(_related(path, p.path) for p in found)
+
+
+def _unrelated(new: Iterable[Problem], found: list[Problem]) -> list[Problem]:
+    """New problems, minus those about a key already reported (one cause, one message)."""
+    earlier = list(found)
+    return [p for p in new if not _touches(p.path, earlier)]
+
+
+def _semantic(data: dict[str, Any], valid: Callable[[Path], bool]) -> Iterable[Problem]:
+    """Cross-key rules; each runs only when the schema found its inputs sound."""
+    if valid(("erlang", "checks")):
+        checks = data["erlang"].get("checks", schema.static_default("erlang.checks"))
+        if valid(("publish", "after")):
+            yield from _after(data.get("publish", {}), checks)
+        if valid(("erlang", "setup")):
+            for check in data["erlang"].get("setup", {}):
+                if check not in checks:
+                    yield Problem(("erlang", "setup", check), _not_run(check, checks), True)
+    if valid(("erlang", "services")):
+        yield from _service_names(data["erlang"].get("services", []))
+    if valid(("image",)):
+        yield from _target(data.get("image", {}))
+
+
+def _not_run(check: str, checks: list[str]) -> str:
+    return f'"{check}" is not in erlang.checks ({", ".join(checks) or "empty"}), so CI never runs it'
+
+
+def _after(publish: dict[str, Any], checks: list[str]) -> Iterable[Problem]:
     for i, check in enumerate(publish.get("after", schema.static_default("publish.after"))):
         if check not in checks:
-            yield Problem(("publish", "after", i), f'"{check}" is not in erlang.checks')
-    for check in tree["erlang"].get("setup", {}):
-        if check not in checks:
-            yield Problem(("erlang", "setup", check), f'"{check}" is not in erlang.checks', True)
+            yield Problem(("publish", "after", i), _not_run(check, checks))
+
+
+def _service_names(services: list[dict[str, Any]]) -> Iterable[Problem]:
     names: set[str] = set()
-    for i, service in enumerate(tree["erlang"].get("services", [])):
+    for i, service in enumerate(services):
         if service["name"] in names:
-            yield Problem(("erlang", "services", i, "name"), "duplicate service name")
+            yield Problem(("erlang", "services", i, "name"), f'"{service["name"]}" is used twice')
         names.add(service["name"])
-    image = tree.get("image", {})
-    if image.get("generate", True) and image.get("target", "runner") not in RELEASE_STAGES:
+
+
+def _target(image: dict[str, Any]) -> Iterable[Problem]:
+    target = image.get("target", "runner")
+    if image.get("generate", True) and target not in RELEASE_STAGES:
         stages = ", ".join(RELEASE_STAGES)
-        yield Problem(("image", "target"), f"is not a generated stage: {stages}")
+        yield Problem(("image", "target"), f'"{target}" is not a stage of the generated Dockerfile: {stages}')
 
 
 def _with_inputs(project: Project, root: FsPath, doc: _Document, names: tuple[str, ...]) -> Project:
@@ -133,12 +201,26 @@ def _with_inputs(project: Project, root: FsPath, doc: _Document, names: tuple[st
         try:
             project = replace(project, user_dockerfile=dockerfile.read_text("utf-8"))
         except (OSError, UnicodeDecodeError) as e:
-            msg = f"cannot read {project.image.dockerfile}: {getattr(e, 'strerror', e)}"
+            msg = f"cannot read {project.image.dockerfile}: {getattr(e, 'strerror', None) or e}"
             raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)])) from e
     found = problems(project, selected(project, names))
     if found:
         raise DescriptorError(doc.format(found))
     return project
+
+
+def _key_position(mapping: Any, key: Any) -> tuple[int, int]:
+    pos = mapping.lc.data.get(key)  # keys pulled in by a `<<` merge have no position of their own
+    return (pos[0], pos[1]) if pos else (mapping.lc.line, mapping.lc.col)
+
+
+def _value_position(mapping: Any, key: Any) -> tuple[int, int]:
+    pos = mapping.lc.data.get(key)
+    if not pos:
+        return (mapping.lc.line, mapping.lc.col)
+    if (pos[2], pos[3]) < (pos[0], pos[1]):  # an alias: point at it, not at its anchor far above
+        return (pos[0], pos[1])
+    return (pos[2], pos[3])
 
 
 class _Document:
@@ -150,48 +232,58 @@ class _Document:
         self.tree = tree
 
     def format(self, found: Iterable[Problem]) -> list[str]:
-        located = sorted({(*self.locate(p), _dotted(p.path), p.message) for p in found})
+        located = sorted({(*self.locate(p), self.dotted(p.path), p.message) for p in found})
         return [f"{self.shown}:{line + 1}:{col + 1}: {path}: {msg}" for line, col, path, msg in located]
 
     def locate(self, problem: Problem) -> tuple[int, int]:
-        parent, key = self._walk(problem.path)
-        if parent is None:
-            return (0, 0)
-        if isinstance(parent, dict):
-            if key in parent:
-                pos = parent.lc.key(key) if problem.at_key else parent.lc.value(key)
-                return (pos[0], pos[1])
-            return (parent.lc.line, parent.lc.col)
-        if isinstance(key, int) and 0 <= key < len(parent):
+        """The value's position (its key's for at_key); a missing key: where its parent is."""
+        path, chain = problem.path, self._chain(problem.path)
+        if len(chain) > len(path):
+            return self._position(chain[-2], path[-1], problem.at_key) if path else (0, 0)
+        depth = len(chain) - 1  # path[:depth] exists, path[depth] does not
+        return self._position(chain[-2], path[depth - 1], True) if depth else (0, 0)
+
+    @staticmethod
+    def _position(parent: Any, key: Any, at_key: bool) -> tuple[int, int]:
+        if isinstance(parent, list):
             pos = parent.lc.item(key)
             return (pos[0], pos[1])
-        return (parent.lc.line, parent.lc.col)
+        return _key_position(parent, key) if at_key else _value_position(parent, key)
 
     def token(self, path: Path) -> str:
-        parent, key = self._walk(path)
-        value = self.tree if parent is None else parent[key]  # type: ignore[index]
+        """A value as the user wrote it: `26.10` stays 26.10, not the float 26.1."""
+        chain = self._chain(path)
+        value = chain[-1]
         if isinstance(value, dict):
             return "a mapping"
         if isinstance(value, list):
             return "a list"
         line, col = self.locate(Problem(path, ""))
         match = _TOKEN.match(self.lines[line], col) if line < len(self.lines) else None
-        return match.group(0) if match and match.group(0) else str(value)
+        return match.group(1) if match else str(value)
 
-    def _walk(self, path: Path) -> tuple[Any, Any]:
-        parent, node = None, self.tree
+    def dotted(self, path: Path) -> str:
+        out, node = "", self.tree
         for key in path:
-            if isinstance(node, dict) and key in node or (
-                isinstance(node, list) and isinstance(key, int) and key < len(node)
-            ):
-                parent, node = node, node[key]
+            if isinstance(node, list):
+                out += f"[{key}]"
             else:
-                return node, key
-        return parent, path[-1] if path else None
+                name = str(key) if isinstance(key, (str, int)) else messages.show_key(key)
+                out += f".{name}" if out else name
+            node = node[key] if _has(node, key) else None
+        return out or "(top level)"
+
+    def _chain(self, path: Path) -> list[Any]:
+        """The nodes along `path`, from the root, as far as they exist."""
+        chain = [self.tree]
+        for key in path:
+            if not _has(chain[-1], key):
+                break
+            chain.append(chain[-1][key])
+        return chain
 
 
-def _dotted(path: Path) -> str:
-    out = ""
-    for key in path:
-        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
-    return out or "(top level)"
+def _has(node: Any, key: Any) -> bool:
+    if isinstance(node, dict):
+        return key in node
+    return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)

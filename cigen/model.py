@@ -85,6 +85,9 @@ class Image:
         alpine = raw["os"] == "alpine"
         default_base = f"erlang:{otp}-alpine" if alpine else f"erlang:{otp}"
         default_runtime = ("openssl", "ncurses") if alpine else ("openssl", "ncurses-bin")
+        if alpine and int(otp.split(".")[0]) >= 24:
+            # OTP 24's JIT links beam.smp against libstdc++, which Alpine does not ship.
+            default_runtime += ("libstdc++",)
         env = {"COOKIE": name, **raw["env"], "RELX_OUT_FILE_PATH": "/tmp"}
         return cls(
             os=raw["os"],
@@ -139,8 +142,18 @@ class CloudBuild:
     kaniko_image: str
     cache: bool
     cache_ttl: str
-    substitutions: Mapping[str, str]
+    substitutions: Mapping[str, str]  # the user's only; the target adds one per base-image ARG
     destination: str
+    tags: tuple[str, ...]
+    cache_repo: str | None
+    builder: str  # "kaniko" or "buildx"
+    docker_image: str
+    run_checks: bool
+    timeout: str | None  # a duration as written, e.g. "1h30m"
+    machine_type: str | None
+    logging: str | None
+    service_account: str | None
+    secrets: Mapping[str, str]  # env name -> Secret Manager version name
 
 
 @dataclass(frozen=True)
@@ -209,14 +222,24 @@ def _github(raw: Mapping[str, Any], host: str) -> GitHub:
 
 
 def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
-    substitutions = raw.get(
-        "substitutions", {"_BASE_IMAGE": image.base, "_RUNNER_IMAGE": image.runner}
-    )
+    account = raw.get("service_account")
+    # Cloud Build refuses a build with its own service account that logs to the default bucket.
+    logging = raw.get("logging", "CLOUD_LOGGING_ONLY" if account else None)
     return CloudBuild(
         file=raw["file"],
         kaniko_image=raw["kaniko_image"],
         cache=raw["cache"],
         cache_ttl=raw["cache_ttl"],
-        substitutions=_frozen(substitutions),
+        substitutions=_frozen(raw["substitutions"]),
         destination=raw.get("destination", f"{repo}:$COMMIT_SHA"),
+        tags=tuple(raw["tags"]),
+        cache_repo=raw.get("cache_repo"),
+        builder=raw["builder"],
+        docker_image=raw["docker_image"],
+        run_checks=raw["run_checks"],
+        timeout=raw.get("timeout"),
+        machine_type=raw.get("machine_type"),
+        logging=logging,
+        service_account=account,
+        secrets=_frozen(raw["secrets"]),
     )

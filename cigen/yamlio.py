@@ -59,6 +59,13 @@ def dump(data: Any) -> str:
     return stream.getvalue()
 
 
+def quoted(text: str) -> str:
+    """`text`, always dumped single-quoted: for values readers must not mistake (versions)."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    return SingleQuotedScalarString(text)
+
+
 def load_rt(text: str) -> Any:
     """Parse YAML keeping positions (`.lc`) and comments; duplicate keys are errors."""
     yaml = YAML(typ="rt")

@@ -81,11 +81,14 @@ def shebang_command(script: str, escape: str, newline: str, after: str) -> str:
     # that is removed again so the layer does not keep it.
     lines = script[:-1].split("\n") if script.endswith("\n") else script.split("\n")
     write = f'{printf_args(lines, escape, newline)} > "$f"'
-    return f'f="$(mktemp)" && {write} && chmod 755 "$f" && "$f"{after}; rc=$?; rm -f "$f"; exit "$rc"'
+    return (
+        f'f="$(mktemp)" && {write} && chmod 755 "$f" && "$f"{after}; rc=$?; rm -f "$f"; exit "$rc"'
+    )
 
 
-def write_file_command(path: str, content: str, mode: str, chown: str | None, escape: str,
-                       newline: str) -> str:
+def write_file_command(
+    path: str, content: str, mode: str, chown: str | None, escape: str, newline: str
+) -> str:
     target = quote_path(path)
     parent = posixpath.dirname(path)
     steps = [f"mkdir -p {quote_path(parent)}"] if parent not in ("", "/", ".") else []

@@ -89,7 +89,7 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 
 
 def bind_note(mount: Mount, key: CopyKey, copy: str) -> str:
-    what = f"the context's {mount.source}" if mount.from_ is None else f"{mount.source} of {mount.from_}"
+    what = f"{mount.source} of {mount.from_ or 'the build context'}"
     text = f"bind mount of {what} became `{copy}` before the RUN: the files stay in the image"
     if mount.writable:
         return text + ", and so do the command's writes there (BuildKit discarded them)"

@@ -25,9 +25,9 @@ def _gap(escape: str) -> str:
 def _drop_segment(text: str, core: str, escape: str) -> str:
     gap = _gap(escape)
     for pattern in (
-        rf"\A{gap}*{core}{gap}*\Z",
+        rf"\A{gap}*{core}\s*\Z",
         rf"{core}{gap}*{_SEP}{gap}*",
-        rf"{gap}*{_SEP}{gap}*{core}(?={gap}*\Z)",
+        rf"{gap}*{_SEP}{gap}*{core}(?=\s*\Z)",
     ):
         text, count = re.subn(pattern, "", text, count=1)
         if count:
@@ -73,7 +73,9 @@ def fix_apk(text: str, escape: str) -> Fixed:
         end = _segment_end(text, match.end(), escape)
         text = text[: match.end()] + _no_cache(text[match.end() : end]) + text[end:]
     if adds:
-        notes.append("apk add now uses --no-cache (the cache mount kept apk's cache out of the image)")
+        notes.append(
+            "apk add now uses --no-cache (the cache mount kept apk's cache out of the image)"
+        )
     return Fixed(text, tuple(notes))
 
 

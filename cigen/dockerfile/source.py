@@ -10,6 +10,7 @@ _DIRECTIVE = re.compile(r"#[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*=[ \t]*(\S*)[ \t]*\
 _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _BLANK_OR_COMMENT = re.compile(r"[ \t]*(#[^\n]*)?\r?\n")
 _SPACES = re.compile(r"[ \t]*")
+_QUOTE_PIECES = re.compile(r"('|\\+(?='|\Z))")
 
 
 class Note(NamedTuple):
@@ -32,7 +33,7 @@ class Edit(NamedTuple):
 
 
 class Directives(NamedTuple):
-    count: int
+    last_line: int
     escape: str
     syntax_line: int | None
 
@@ -148,7 +149,15 @@ def apply_edits(lines: list[str], edits: Iterable[Edit]) -> str:
 
 
 def shell_quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
+    # a backslash right before a closing quote reads like a mistaken escape to ShellCheck
+    # (SC1003), so such runs go in double quotes and quotes themselves become \'
+    pieces = []
+    for index, piece in enumerate(_QUOTE_PIECES.split(text)):
+        if index % 2 == 0:
+            pieces.append(f"'{piece}'" if piece else "")
+        else:
+            pieces.append("\\'" if piece == "'" else f'"{piece * 2}"')
+    return "".join(pieces) or "''"
 
 
 def keyword_like(example: str, keyword: str) -> str:

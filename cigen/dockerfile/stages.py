@@ -93,7 +93,9 @@ def _unique(name: str, taken: set[str]) -> str:
 def enter(parent: Stage | None, image: str) -> Stage:
     if parent is not None:
         return parent
-    return Stage(workdir="/" if image.lower() == "scratch" else None, scratch=image.lower() == "scratch")
+    return Stage(
+        workdir="/" if image.lower() == "scratch" else None, scratch=image.lower() == "scratch"
+    )
 
 
 def workdir(stage: Stage, path: str) -> Stage:

@@ -1,13 +1,96 @@
 from __future__ import annotations
 
+import shlex
+from typing import Any
+
+from cigen import yamlio
 from cigen.model import Project
 from cigen.schema import Problem
-from cigen.targets.base import Files
+from cigen.targets import buildscript, circleci_checks
+from cigen.targets.base import Files, banner
+from cigen.targets.circleci_checks import job_name
+
+CONFIG = ".circleci/config.yml"
+IMAGE_JOB = "docker-build-and-push"
+GCR_ORB = "gcp-gcr"
+# Artifact Registry hosts; the gcp-gcr orb's gcr-auth takes them as `registry-url` (gcr.io hosts
+# need nothing: gcloud configures all of them by default).
+_ARTIFACT_REGISTRY = "-docker.pkg.dev"
 
 
 def render(project: Project) -> Files:
-    return {}
+    return {
+        CONFIG: banner(project) + yamlio.dump(config(project)),
+        buildscript.PATH: buildscript.render(project),
+    }
 
 
 def problems(project: Project) -> list[Problem]:
+    checks = project.erlang.checks
+    if "cover" in checks and "ct" not in checks:
+        message = "cover needs ct: rebar3/cover reads the coverage data rebar3/ct saves; add ct"
+        return [Problem(("erlang", "checks"), message)]
     return []
+
+
+def config(project: Project) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": 2.1, "orbs": _orbs(project)}
+    executors = circleci_checks.executors(project)
+    if executors:
+        data["executors"] = executors
+    data["jobs"] = {IMAGE_JOB: _image_job(project)}
+    jobs = [*circleci_checks.workflow_jobs(project), {IMAGE_JOB: _image_job_params(project)}]
+    data["workflows"] = {project.circleci.workflow: {"jobs": jobs}}
+    return data
+
+
+def _orbs(project: Project) -> dict[str, str]:
+    used = [circleci_checks.ORB] + ([GCR_ORB] if project.circleci.registry_auth == "gcr" else [])
+    return {alias: project.circleci.orbs[alias] for alias in used}
+
+
+def _image_job(project: Project) -> dict[str, Any]:
+    # A machine executor has Docker and buildx preinstalled; the docker-container builder is
+    # what can push a build with its cache inlined.
+    target, registry = shlex.quote(project.image.target), shlex.quote(project.registry)
+    build = f"{buildscript.PATH} -p -t {target} -r {registry}"
+    steps = [
+        "checkout",
+        *_auth_steps(project),
+        _run("Create a buildx builder", "docker buildx create --use --driver docker-container"),
+        _run("Build and push the image", build),
+    ]
+    return {"machine": {"image": project.circleci.machine_image}, "steps": steps}
+
+
+def _auth_steps(project: Project) -> list[Any]:
+    auth, host = project.circleci.registry_auth, project.registry_host
+    if auth == "gcr":
+        if host.endswith(_ARTIFACT_REGISTRY):
+            return [{f"{GCR_ORB}/gcr-auth": {"registry-url": host}}]
+        return [f"{GCR_ORB}/gcr-auth"]
+    if auth == "docker-login":
+        login = ('echo "$DOCKER_PASSWORD" | docker login --username "$DOCKER_LOGIN"'
+                 f" --password-stdin {shlex.quote(host)}")
+        return [_run("Log in to the registry", login)]
+    return []
+
+
+def _run(name: str, command: str) -> dict[str, Any]:
+    return {"run": {"name": name, "command": command}}
+
+
+def _image_job_params(project: Project) -> dict[str, Any]:
+    params: dict[str, Any] = {"requires": [job_name(c) for c in _image_job_waits_for(project)]}
+    if project.circleci.context is not None:
+        params["context"] = project.circleci.context
+    if project.publish.branches:
+        params["filters"] = {"branches": {"only": list(project.publish.branches)}}
+    return params
+
+
+def _image_job_waits_for(project: Project) -> list[str]:
+    """ct (when checked) and every `publish.after` check; with neither, at least compile."""
+    checks = project.erlang.checks
+    waits = (["ct"] if "ct" in checks else []) + list(project.publish.after)
+    return list(dict.fromkeys(waits)) or ["compile"]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from typing import Any, NamedTuple
+
+from cigen.errors import RenderError
+from cigen.yamlio import dump
+
+
+class Pin(NamedTuple):
+    tag: str  # release tag, e.g. v7.0.1
+    sha: str  # the commit that tag points to
+
+
+@functools.lru_cache(maxsize=1)
+def pins() -> Mapping[str, Pin]:
+    """The shipped action pins (cigen/data/action-pins.json), by owner/repo."""
+    text = resources.files("cigen").joinpath("data", "action-pins.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return {repo: Pin(entry["tag"], entry["sha"]) for repo, entry in data["actions"].items()}
+
+
+def _pin(repo: str) -> Pin:
+    pin = pins().get(repo)
+    if pin is None:
+        raise RenderError(f"no pin for action {repo} in cigen/data/action-pins.json")
+    return pin
+
+
+def uses(repo: str, pinned: bool) -> str:
+    """The `uses:` value of an action: its release commit, or its major tag when not pinned."""
+    pin = _pin(repo)
+    return f"{repo}@{pin.sha}" if pinned else f"{repo}@{pin.tag.split('.', 1)[0]}"
+
+
+def uses_comment(value: str) -> str:
+    """The comment on a `uses:` line: the release a SHA stands for, or why a tag is allowed."""
+    repo, at = value.split("@", 1)
+    pin = _pin(repo)
+    if at == pin.sha:
+        return pin.tag
+    # A moving tag was chosen in cigen.yaml; say so where zizmor (unpinned-uses) will look.
+    return "zizmor: ignore[unpinned-uses] -- github.pin_actions is false in cigen.yaml"
+
+
+def uses_comments(values: Iterable[str]) -> dict[str, str]:
+    return {line_of("uses", value): uses_comment(value) for value in values}
+
+
+def line_of(key: str, value: Any) -> str:
+    """A one-line mapping entry exactly as `yamlio.dump` writes it (the keys of `annotate`)."""
+    return dump({key: value}).rstrip("\n")
+
+
+_ENTRY = re.compile(r"^\s*(?:- )?(.*)$")
+
+
+def annotate(text: str, comments: Mapping[str, str]) -> str:
+    """Append ` # comment` to each line whose entry (indent and `- ` removed) is a key of comments.
+
+    Comments cannot travel through `dump`; whole entries are matched, so a value that only
+    contains a key is never touched.
+    """
+    lines = []
+    for line in text.split("\n"):
+        match = _ENTRY.match(line)
+        comment = comments.get(match.group(1)) if match else None
+        lines.append(f"{line} # {comment}" if comment else line)
+    return "\n".join(lines)
