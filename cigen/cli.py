@@ -13,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click messages: greppable, and no rich import at start-up
 )
 
 Config = Annotated[
@@ -57,7 +58,9 @@ def _main(
 def render(
     names: Names = None,
     config: Config = Path("cigen.yaml"),
-    force: Annotated[bool, typer.Option(help="Replace files that lack the cigen marker.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files that lack the cigen marker.")
+    ] = False,
 ) -> None:
     """Write the outputs of the named targets (only files whose content changed)."""
     from cigen import commands
@@ -84,7 +87,10 @@ def validate(config: Config = Path("cigen.yaml")) -> None:
 @app.command()
 def kaniko(
     dockerfile: Annotated[Path, typer.Argument(help="A BuildKit Dockerfile.", dir_okay=False)],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here, not stdout.")] = None,  # noqa: UP045
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("-o", "--output", help="Write here, not stdout."),
+    ] = None,
 ) -> None:
     """Convert a BuildKit Dockerfile into a Kaniko-compatible one."""
     from cigen import commands

@@ -8,9 +8,10 @@ from cigen import files, targets
 from cigen.descriptor import load_descriptor
 from cigen.errors import CigenError
 from cigen.model import Project
+from cigen.targets.base import Files
 
 
-def _plan(config: Path, names: list[str]) -> tuple[Project, targets.Files]:
+def _plan(config: Path, names: list[str]) -> tuple[Project, Files]:
     project = load_descriptor(config, tuple(names))
     chosen = targets.selected(project, names)
     if "dockerfile" in chosen and not project.image.generate:

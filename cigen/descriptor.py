@@ -1,23 +1,18 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from datetime import date
 from pathlib import Path as FsPath
 from typing import Any
 
 from cigen import messages, schema
 from cigen.errors import DescriptorError
+from cigen.locations import Document
 from cigen.model import RELEASE_STAGES, Project
 from cigen.schema import Path, Problem
 
 MAX_BYTES = 1 << 20  # a descriptor is a few kilobytes; refuse to parse anything huge
 MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
 MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
-# A scalar as written, after any anchor (&a) or tag (!t): numbers, booleans and dates never
-# contain these stop characters.
-_TOKEN = re.compile(r"(?:[&!]\S*\s+)*([^\s#,\[\]{}]+)")
-_ABSENT = object()
 
 
 def load_descriptor(path: FsPath, names: tuple[str, ...] = ()) -> Project:
@@ -28,7 +23,7 @@ def load_descriptor(path: FsPath, names: tuple[str, ...] = ()) -> Project:
     shown = str(path)
     source = _read(path, shown)
     tree = _parse(source, shown)
-    doc = _Document(shown, source, tree)
+    doc = Document(shown, source, tree)
     data = _plain(tree)
     found = list(_shape(tree, ()))
     found += _unrelated(schema.problems(data, doc.token), found)
@@ -88,10 +83,27 @@ def _measure_all(tree: dict[Any, Any], shown: str) -> None:
     for key, value in tree.items():
         size, depth = _measure(value, memo)
         total += size
-        if total > MAX_NODES or depth > MAX_DEPTH:
-            line, col = _key_position(tree, key)
-            why = messages.alias_bomb(MAX_NODES) if total > MAX_NODES else f"nested over {MAX_DEPTH} levels deep"
-            raise DescriptorError([f"{shown}:{line + 1}:{col + 1}: {key}: {why}"])
+        if total > MAX_NODES:
+            _refuse(shown, tree, (key,), messages.alias_bomb(MAX_NODES))
+        if depth > MAX_DEPTH:
+            deepest = _deepest_keys(tree, key, memo)
+            _refuse(shown, tree, deepest, f"nested over {MAX_DEPTH} levels deep")
+
+
+def _refuse(shown: str, tree: Any, keys: Path, why: str) -> None:
+    doc = Document(shown, "", tree)
+    raise DescriptorError(doc.format([Problem(keys, why, at_key=len(keys) == 1)]))
+
+
+def _deepest_keys(tree: Any, key: Any, memo: dict[int, tuple[int, int]]) -> Path:
+    """Follow the deepest branch through mappings, to where the nesting begins."""
+    keys: Path = (key,)
+    node = tree[key]
+    while isinstance(node, dict) and node:
+        depths = {k: _measure(v, memo)[1] for k, v in node.items()}
+        child = max(depths, key=depths.__getitem__)
+        keys, node = (*keys, child), node[child]
+    return keys
 
 
 def _measure(node: Any, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
@@ -124,6 +136,8 @@ def _shape(node: Any, path: Path) -> Iterable[Problem]:
     """What JSON cannot hold: non-string keys and YAML tags."""
     if type(node).__name__ == "TaggedScalar":
         yield Problem(path, f"the YAML tag {node.tag.value} is not supported; remove it")
+    elif isinstance(node, bytes):
+        yield Problem(path, "binary data (!!binary) is not supported; write text")
     elif isinstance(node, list):
         for i, item in enumerate(node):
             yield from _shape(item, (*path, i))
@@ -167,7 +181,7 @@ def _semantic(data: dict[str, Any], valid: Callable[[Path], bool]) -> Iterable[P
 
 
 def _not_run(check: str, checks: list[str]) -> str:
-    return f'"{check}" is not in erlang.checks ({", ".join(checks) or "empty"}), so CI never runs it'
+    return f'"{check}" is not in erlang.checks ({", ".join(checks) or "none"}); CI never runs it'
 
 
 def _after(publish: dict[str, Any], checks: list[str]) -> Iterable[Problem]:
@@ -188,10 +202,13 @@ def _target(image: dict[str, Any]) -> Iterable[Problem]:
     target = image.get("target", "runner")
     if image.get("generate", True) and target not in RELEASE_STAGES:
         stages = ", ".join(RELEASE_STAGES)
-        yield Problem(("image", "target"), f'"{target}" is not a stage of the generated Dockerfile: {stages}')
+        message = f'"{target}" is not a stage of the generated Dockerfile: {stages}'
+        yield Problem(("image", "target"), message)
 
 
-def _with_inputs(project: Project, root: FsPath, doc: _Document, names: tuple[str, ...]) -> Project:
+def _with_inputs(
+    project: Project, root: FsPath, doc: Document, names: tuple[str, ...]
+) -> Project:
     from dataclasses import replace
 
     from cigen.targets import problems, selected
@@ -207,83 +224,3 @@ def _with_inputs(project: Project, root: FsPath, doc: _Document, names: tuple[st
     if found:
         raise DescriptorError(doc.format(found))
     return project
-
-
-def _key_position(mapping: Any, key: Any) -> tuple[int, int]:
-    pos = mapping.lc.data.get(key)  # keys pulled in by a `<<` merge have no position of their own
-    return (pos[0], pos[1]) if pos else (mapping.lc.line, mapping.lc.col)
-
-
-def _value_position(mapping: Any, key: Any) -> tuple[int, int]:
-    pos = mapping.lc.data.get(key)
-    if not pos:
-        return (mapping.lc.line, mapping.lc.col)
-    if (pos[2], pos[3]) < (pos[0], pos[1]):  # an alias: point at it, not at its anchor far above
-        return (pos[0], pos[1])
-    return (pos[2], pos[3])
-
-
-class _Document:
-    """The parsed descriptor with its text: turns key paths into line:column locations."""
-
-    def __init__(self, shown: str, source: str, tree: Any) -> None:
-        self.shown = shown
-        self.lines = source.splitlines()
-        self.tree = tree
-
-    def format(self, found: Iterable[Problem]) -> list[str]:
-        located = sorted({(*self.locate(p), self.dotted(p.path), p.message) for p in found})
-        return [f"{self.shown}:{line + 1}:{col + 1}: {path}: {msg}" for line, col, path, msg in located]
-
-    def locate(self, problem: Problem) -> tuple[int, int]:
-        """The value's position (its key's for at_key); a missing key: where its parent is."""
-        path, chain = problem.path, self._chain(problem.path)
-        if len(chain) > len(path):
-            return self._position(chain[-2], path[-1], problem.at_key) if path else (0, 0)
-        depth = len(chain) - 1  # path[:depth] exists, path[depth] does not
-        return self._position(chain[-2], path[depth - 1], True) if depth else (0, 0)
-
-    @staticmethod
-    def _position(parent: Any, key: Any, at_key: bool) -> tuple[int, int]:
-        if isinstance(parent, list):
-            pos = parent.lc.item(key)
-            return (pos[0], pos[1])
-        return _key_position(parent, key) if at_key else _value_position(parent, key)
-
-    def token(self, path: Path) -> str:
-        """A value as the user wrote it: `26.10` stays 26.10, not the float 26.1."""
-        chain = self._chain(path)
-        value = chain[-1]
-        if isinstance(value, dict):
-            return "a mapping"
-        if isinstance(value, list):
-            return "a list"
-        line, col = self.locate(Problem(path, ""))
-        match = _TOKEN.match(self.lines[line], col) if line < len(self.lines) else None
-        return match.group(1) if match else str(value)
-
-    def dotted(self, path: Path) -> str:
-        out, node = "", self.tree
-        for key in path:
-            if isinstance(node, list):
-                out += f"[{key}]"
-            else:
-                name = str(key) if isinstance(key, (str, int)) else messages.show_key(key)
-                out += f".{name}" if out else name
-            node = node[key] if _has(node, key) else None
-        return out or "(top level)"
-
-    def _chain(self, path: Path) -> list[Any]:
-        """The nodes along `path`, from the root, as far as they exist."""
-        chain = [self.tree]
-        for key in path:
-            if not _has(chain[-1], key):
-                break
-            chain.append(chain[-1][key])
-        return chain
-
-
-def _has(node: Any, key: Any) -> bool:
-    if isinstance(node, dict):
-        return key in node
-    return isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)

@@ -84,11 +84,14 @@ class Image:
     def create(cls, raw: Mapping[str, Any], name: str, otp: str) -> Image:
         alpine = raw["os"] == "alpine"
         default_base = f"erlang:{otp}-alpine" if alpine else f"erlang:{otp}"
-        default_runtime = ("openssl", "ncurses") if alpine else ("openssl", "ncurses-bin")
+        default_runtime: tuple[str, ...] = (
+            ("openssl", "ncurses") if alpine else ("openssl", "ncurses-bin")
+        )
         if alpine and int(otp.split(".")[0]) >= 24:
             # OTP 24's JIT links beam.smp against libstdc++, which Alpine does not ship.
             default_runtime += ("libstdc++",)
-        env = {"COOKIE": name, **raw["env"], "RELX_OUT_FILE_PATH": "/tmp"}
+        # The start script writes its generated config to /tmp: the runner's one writable path.
+        env = {"COOKIE": name, **raw["env"], "RELX_OUT_FILE_PATH": "/tmp"}  # noqa: S108
         return cls(
             os=raw["os"],
             base=raw.get("base", default_base),

@@ -134,17 +134,9 @@ def _heredoc_copy(ctx: Context, cmd: Command, parts: Parts, kept: list[str], sta
         return
     dest = cmd.value[-1]
     into_dir = len(contents) > 1 or dest.endswith("/")
-    steps = [
-        heredoc.write_file_command(
-            posixpath.join(dest, name) if into_dir else dest,
-            text or "",
-            options.get("--chmod", "644"),
-            options.get("--chown"),
-            ctx.escape,
-            ctx.newline,
-        )
-        for name, text in contents
-    ]
+    files = [(posixpath.join(dest, name) if into_dir else dest, text or "") for name, text in contents]
+    mode, chown = options.get("--chmod", "644"), options.get("--chown")
+    steps = [heredoc.write_files_command(files, mode, chown, ctx.escape, ctx.newline)]
     _write_heredoc_run(ctx, cmd, parts, steps, stage)
 
 

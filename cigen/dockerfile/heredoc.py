@@ -11,6 +11,7 @@ from cigen.dockerfile.source import shell_quote
 # BuildKit's own test for "the whole RUN is one heredoc": `<<WORD` alone on the line.
 _MARKER = re.compile(r"^(\d*)<<(-?)([^<]*)$")
 _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
+_PLAIN = re.compile(r"[\w/.,:@+=-]+")
 
 
 class Heredoc(Protocol):
@@ -86,27 +87,30 @@ def shebang_command(script: str, escape: str, newline: str, after: str) -> str:
     )
 
 
-def write_file_command(
-    path: str, content: str, mode: str, chown: str | None, escape: str, newline: str
+def write_files_command(
+    files: Sequence[tuple[str, str]], mode: str, chown: str | None, escape: str, newline: str
 ) -> str:
-    target = quote_path(path)
-    parent = posixpath.dirname(path)
-    steps = [f"mkdir -p {quote_path(parent)}"] if parent not in ("", "/", ".") else []
-    if content:
-        steps.append(f"{printf_args(content[:-1].split(chr(10)), escape, newline)} > {target}")
-    else:
-        steps.append(f": > {target}")
-    steps.append(f"chmod {mode} {target}")
-    if chown:
-        steps.append(f"chown {chown} {target}")
+    """Shell that writes each (path, content) like COPY would: parents 0755, file `mode`."""
+    parents = sorted({posixpath.dirname(path) for path, _ in files} - {"", "/", "."})
+    steps = [f"mkdir -p {' '.join(quote_path(p) for p in parents)}"] if parents else []
+    for path, content in files:
+        target = quote_path(path)
+        if content:
+            lines = content.removesuffix("\n").split("\n")
+            steps.append(f"{printf_args(lines, escape, newline)} > {target}")
+        else:
+            steps.append(f": > {target}")
+        steps.append(f"chmod {mode} {target}")
+        if chown:
+            steps.append(f"chown {chown} {target}")
     return " && ".join(steps)
 
 
 def quote_path(path: str) -> str:
-    if "$" not in path:
-        return shell_quote(path)
-    # a destination with $VAR: let the RUN's shell expand the ENV/ARG, as COPY would
-    return f'"{path}"'
+    if "$" in path:
+        # a destination with $VAR: let the RUN's shell expand the ENV/ARG, as COPY would
+        return f'"{path}"'
+    return path if _PLAIN.fullmatch(path) else shell_quote(path)
 
 
 def expandable(content: str) -> bool:

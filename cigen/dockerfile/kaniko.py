@@ -116,7 +116,8 @@ def _check_structure(commands: Sequence[Command], froms: Sequence[stages.From]) 
     ]
     if not froms:
         problems.append(Problem(None, "the file has no FROM", "start the build stage with FROM"))
-    first = next((c for c in commands if _name(c) not in ("ARG", "FROM")), None)
+    known = (c for c in commands if _name(c) in _INSTRUCTIONS)
+    first = next((c for c in known if _name(c) not in ("ARG", "FROM")), None)
     if first is not None and (not froms or first.start_line < froms[0].line):
         problems.append(
             Problem(

@@ -89,7 +89,7 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 
 
 def bind_note(mount: Mount, key: CopyKey, copy: str) -> str:
-    what = f"{mount.source} of {mount.from_ or 'the build context'}"
+    what = f"{mount.source} from {mount.from_ or 'the build context'}"
     text = f"bind mount of {what} became `{copy}` before the RUN: the files stay in the image"
     if mount.writable:
         return text + ", and so do the command's writes there (BuildKit discarded them)"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from cigen.dockerfile import heredoc, packages
@@ -13,7 +14,7 @@ from cigen.dockerfile.mounts import (
     is_apt_cache,
     parse_mount,
 )
-from cigen.dockerfile.source import Parts
+from cigen.dockerfile.source import Parts, shell_quote
 from cigen.dockerfile.stages import Stage
 
 _DROPPED_FLAGS = {
@@ -116,10 +117,33 @@ def _binds(
 
 
 def _command(ctx: Context, cmd: Command, parts: Parts, mounts: list[Mount], stage: Stage) -> str:
-    if cmd.heredocs:
-        return _heredoc_command(ctx, cmd, mounts, stage) + ctx.newline
     if cmd.json:
         return parts.body
+    script = heredoc.run_script(cmd.value[0], cmd.heredocs).text if cmd.heredocs else parts.body
+    mkdir = _mkdir(ctx, cmd, mounts, script)
+    if cmd.heredocs:
+        return mkdir + _heredoc_command(ctx, cmd, mounts, stage) + ctx.newline
+    return mkdir + _shell_command(ctx, cmd, parts, mounts)
+
+
+def _mkdir(ctx: Context, cmd: Command, mounts: list[Mount], script: str) -> str:
+    # BuildKit creates a mount's target; tools that use a cache implicitly (rebar3, pip)
+    # create it themselves, so only a target the command names needs creating
+    targets = [
+        m.target
+        for m in mounts
+        if m.type in ("cache", "tmpfs")
+        and not (is_apk_cache(m) or is_apt_cache(m))
+        and re.search(rf"(?<![\w/.-]){re.escape(m.target)}(?![\w.-])", script)
+    ]
+    if not targets:
+        return ""
+    words = " ".join(shell_quote(t) if re.search(r"[^\w/.-]", t) else t for t in targets)
+    ctx.note(cmd, f"added mkdir -p {words}: the mount used to create it")
+    return f"mkdir -p {words} && "
+
+
+def _shell_command(ctx: Context, cmd: Command, parts: Parts, mounts: list[Mount]) -> str:
     fixed = _fix_packages(ctx, parts.body, ctx.escape, mounts)
     for text in fixed.notes:
         ctx.note(cmd, text)

@@ -92,7 +92,7 @@ def _options(project: Project, values: dict[str, str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     # Values that name another substitution expand only with dynamic substitutions on
     # (triggers do it anyway; `gcloud builds submit` does not).
-    if subst.all_keys(values.values()):
+    if any(subst.value_keys(value) for value in values.values()):
         options["dynamicSubstitutions"] = True
     if cb.machine_type:
         options["machineType"] = cb.machine_type
@@ -103,14 +103,13 @@ def _options(project: Project, values: dict[str, str]) -> dict[str, Any]:
 
 def gcloudignore(project: Project) -> str:
     """What `gcloud builds submit` leaves out of its upload; triggered builds ignore the file."""
-    lines = [
-        "# this file itself, the rebar3 build output and local state",
-        GCLOUDIGNORE, *_LOCAL,
-        "# other CI services' files",
-        *_CI,
+    sections = [
+        ("this file, rebar3 build output and local state", (GCLOUDIGNORE, *_LOCAL)),
+        ("other CI services' files", _CI),
     ]
     if project.image.keep_git:
-        lines.append("# .git is uploaded: the release version comes from git (image.keep_git)")
+        sections.append((".git is uploaded: the release version comes from git (keep_git)", ()))
     else:
-        lines += ["# git history (image.keep_git is false)", ".git", ".gitignore"]
-    return banner(project) + "\n" + "\n".join(lines) + "\n"
+        sections.append(("git history (image.keep_git is false)", (".git", ".gitignore")))
+    body = "\n".join(f"# {title}\n" + "".join(f"{p}\n" for p in names) for title, names in sections)
+    return banner(project) + "\n" + body

@@ -22,7 +22,10 @@ RELEASE_DIR = "/opt/rel"
 # Dockerfile ENV values are read line by line; a line break cannot be written in one.
 _LINE_BREAK = re.compile(r"[\r\n]")
 _PACKAGE_OPERATOR = re.compile(r"[a-z0-9][a-z0-9+._-]*([=~<>]{1,2})?")  # name, operator
-_WRONG_OS = {"alpine": ("debian", "ubuntu", "bookworm", "bullseye", "trixie"), "debian": ("alpine",)}
+_WRONG_OS = {
+    "alpine": ("debian", "ubuntu", "bookworm", "bullseye", "trixie"),
+    "debian": ("alpine",),
+}
 
 
 def render(project: Project) -> Files:
@@ -122,7 +125,8 @@ def env_value(value: str) -> str:
 def _env_problems(project: Project) -> Iterator[Problem]:
     for key, value in project.image.env.items():
         if _LINE_BREAK.search(value):
-            yield Problem(("image", "env", key), "contains a line break; a Dockerfile ENV value cannot")
+            message = "contains a line break; a Dockerfile ENV value cannot"
+            yield Problem(("image", "env", key), message)
 
 
 def _package_problems(project: Project) -> Iterator[Problem]:

@@ -1,13 +1,96 @@
 from __future__ import annotations
 
+from typing import Any
+
 from cigen.model import Project
 from cigen.schema import Problem
-from cigen.targets.base import Files
+from cigen.targets.base import Files, banner
+from cigen.targets.github_expr import PULL_REQUEST, TAG_PATTERN, fenced
+from cigen.targets.github_image import IMAGE_JOB, PERMISSION_REASONS, image_job
+from cigen.targets.github_jobs import COVERED, LOOKUP_ONLY, check_jobs, job_ids
+from cigen.targets.github_pins import annotate, line_of, uses_comments
+from cigen.yamlio import dump
+
+WORKFLOW_DIR = ".github/workflows/"
+_GCP_HOSTS = ("gcr.io", "-docker.pkg.dev")
 
 
 def render(project: Project) -> Files:
-    return {}
+    data = workflow(project)
+    comments = {**uses_comments(_uses(data)), **_cache_comments(project), **_permission_comments()}
+    return {project.github.workflow_file: banner(project) + annotate(dump(data), comments)}
+
+
+def workflow(project: Project) -> dict[str, Any]:
+    """The workflow as plain data (comments are added to its text by `render`)."""
+    jobs = check_jobs(project)
+    ids = job_ids(project.erlang.checks)
+    needs = list(dict.fromkeys(ids[check] for check in project.publish.after))
+    return {
+        "name": "CI",
+        "on": triggers(project),
+        "permissions": {},  # each job grants itself only what it needs
+        "concurrency": {
+            "group": "${{ github.workflow }}-${{ github.ref }}",
+            # Superseded pull request runs stop; a run that may publish always finishes.
+            "cancel-in-progress": fenced(PULL_REQUEST),
+        },
+        "jobs": {**jobs, IMAGE_JOB: image_job(project, needs)},
+    }
+
+
+def triggers(project: Project) -> dict[str, Any]:
+    # With `tags` present, `branches` must be given too or no branch push would trigger.
+    branches = list(project.publish.branches) or ["**"]
+    return {"push": {"branches": branches, "tags": [TAG_PATTERN]}, "pull_request": None}
+
+
+def _uses(data: dict[str, Any]) -> list[str]:
+    return [step["uses"] for job in data["jobs"].values() for step in job["steps"] if "uses" in step]
+
+
+def _cache_comments(project: Project) -> dict[str, str]:
+    # zizmor takes a push to a branch named like "release" for a release and then flags every
+    # cache; these jobs publish nothing, and on tags (releases) restore nothing.
+    if not any("release" in branch.lower() for branch in project.publish.branches):
+        return {}
+    reason = "zizmor: ignore[cache-poisoning] -- a test job; publishes nothing"
+    return {line_of("lookup-only", LOOKUP_ONLY): reason}
+
+
+def _permission_comments() -> dict[str, str]:
+    return {line_of(scope, "write"): why for scope, why in PERMISSION_REASONS.items()}
 
 
 def problems(project: Project) -> list[Problem]:
-    return []
+    return [*_check_problems(project), *_github_problems(project)]
+
+
+def _check_problems(project: Project) -> list[Problem]:
+    found = []
+    checks = project.erlang.checks
+    if "cover" in checks and not any(c in checks for c in COVERED):
+        found.append(Problem(("erlang", "checks", checks.index("cover")),
+                             "cover reports the coverage of eunit or ct; add one of them"))
+    # Issue 9 renders these; until then the workflow would run checks without them.
+    if project.erlang.services:
+        found.append(Problem(("erlang", "services"), "not supported by the github target yet"))
+    if project.erlang.setup:
+        found.append(Problem(("erlang", "setup"), "not supported by the github target yet"))
+    return found
+
+
+def _github_problems(project: Project) -> list[Problem]:
+    found = []
+    path = project.github.workflow_file
+    if not path.startswith(WORKFLOW_DIR) or "/" in path[len(WORKFLOW_DIR):] \
+            or not path.endswith((".yml", ".yaml")):
+        found.append(Problem(("github", "workflow_file"),
+                             f"GitHub runs only {WORKFLOW_DIR}<name>.yml or .yaml files"))
+    host, auth = project.registry_host, project.github.auth
+    if auth == "ghcr" and host != "ghcr.io":
+        found.append(Problem(("github", "auth"), f"ghcr logs in to ghcr.io, not {host}"))
+    if auth == "gcp" and not host.endswith(_GCP_HOSTS):
+        found.append(Problem(("github", "auth"),
+                             f"gcp logs in to gcr.io or Artifact Registry, not {host}"))
+    return found

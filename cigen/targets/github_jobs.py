@@ -46,6 +46,7 @@ def check_jobs(project: Project) -> dict[str, Job]:
 
 def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
     out: Job = {
+        "name": "rebar3 " + ", ".join(checks),
         "runs-on": project.github.runs_on,
         "timeout-minutes": CHECK_TIMEOUT,
         "permissions": {"contents": "read"},

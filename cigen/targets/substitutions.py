@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 # Cloud Build's template syntax in steps, images and tags: `$$` is a literal `$`; `$KEY` and
 # `${KEY}` are substitutions with KEY = [A-Z_][A-Z0-9_]*; any other `$` stays as written.
 _PARAM = re.compile(r"\$\$|\$\{([A-Z_][A-Z0-9_]*)\}|\$([A-Z_][A-Z0-9_]*)")
+_VALUE_REF = re.compile(r"\$\$|\$\{#?([A-Za-z_][A-Za-z0-9_]*)|\$([A-Za-z_][A-Za-z0-9_]*)")
 USER_KEY = re.compile(r"^_[A-Z0-9_]+$")
 BUILTINS = frozenset({
     "PROJECT_ID", "BUILD_ID", "PROJECT_NUMBER", "LOCATION",
@@ -25,6 +26,12 @@ MAX_SECONDS = 24 * 3600  # Cloud Build's limit for a build's timeout
 def keys(text: str) -> list[str]:
     """The substitution keys `text` refers to, in order; `$$` escapes are not keys."""
     return [m.group(1) or m.group(2) for m in _PARAM.finditer(text) if m.group(0) != "$$"]
+
+
+def value_keys(text: str) -> list[str]:
+    """The names a substitution value refers to when dynamic substitutions expand it
+    bash-style: `$NAME`, `${NAME}` and `${NAME<operator>...}` such as `${NAME//a/b}`."""
+    return [m.group(1) or m.group(2) for m in _VALUE_REF.finditer(text) if m.group(0) != "$$"]
 
 
 def all_keys(texts: Iterable[str]) -> set[str]:
@@ -109,12 +116,14 @@ def reference_problem(text: str, *, pushed: bool) -> str | None:
 
     filled = fill(text)
     if not re.fullmatch(schema()["$defs"]["imageRef"]["pattern"], filled):
-        return f'"{text}" is not an image reference such as gcr.io/project/app:$COMMIT_SHA'
+        example = "gcr.io/project/app:$COMMIT_SHA" if pushed else "erlang:26.2.5-alpine"
+        return f'"{text}" is not an image reference such as {example}'
     _, tag, digest = split_ref(filled)
     if pushed and digest:
         return f'"{text}" names a digest; a pushed image needs a tag'
     if tag is None and digest is None:
-        return f'"{text}" has no tag, so it means :latest; add one such as :$COMMIT_SHA'
+        fix = "add one such as :$COMMIT_SHA" if pushed else "pin a version tag or a digest"
+        return f'"{text}" has no tag, so it means :latest; {fix}'
     if not pushed and tag == "latest" and digest is None:
         return f'"{text}" is :latest, which changes under you; pin a version tag or a digest'
     return None

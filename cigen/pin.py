@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cigen import files, pin_edit, refs, schema
+from cigen.descriptor import load_descriptor
+from cigen.errors import CigenError, RemoteError, RenderError
+from cigen.model import Project
+from cigen.refs import ImageRef
+from cigen.registry import Registry, docker_auths
+from cigen.remote import Client
+from cigen.yamlio import load_rt
+
+Key = tuple[str | int, ...]
+_IMAGE_REF = "#/$defs/imageRef"
+# The comment on a key that `pin` adds: once written, the value stops following its defaults.
+_ADDED_NOTE = {
+    "base": "pinned default: no longer follows erlang.otp or image.os",
+    "runner": "pinned default: no longer follows image.os",
+    "kaniko_image": "pinned default",
+    "docker_image": "pinned default",
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    """An image reference of the descriptor; `at` is where its value is written, None: a default."""
+
+    key: Key
+    text: str
+    ref: ImageRef
+    at: tuple[int, int] | None
+
+    @property
+    def dotted(self) -> str:
+        return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in self.key).lstrip(".")
+
+    @property
+    def tag_key(self) -> str:
+        return f"{self.ref.domain}/{self.ref.path}:{self.ref.tag or 'latest'}"
+
+
+Results = dict[str, str | RemoteError]  # tag_key -> digest, or why it did not resolve
+
+
+def pin(config: Path, check: bool = False, keep_going: bool = False, actions: bool = False, *,
+        client: Client | None = None, registry: Registry | None = None,
+        env: Mapping[str, str] | None = None, actions_file: Path | None = None,
+        github_api: str | None = None) -> int:
+    """Resolve the descriptor's image tags to digests and write `name:tag@digest` back into it."""
+    env = os.environ if env is None else env
+    client = client or Client()
+    if actions:
+        from cigen import pin_actions
+
+        token = env.get("GITHUB_TOKEN") or None
+        return pin_actions.refresh(actions_file or pin_actions.packaged_file(), client, check,
+                                   keep_going, token, github_api or pin_actions.GITHUB_API)
+    project = load_descriptor(config)
+    text = files.read(config.parent, config.name) or ""
+    tree = load_rt(text)
+    found = list(sites(tree, project))
+    registry = registry or Registry(client, docker_auths(env))
+    if check:
+        return _check(config, found, registry, keep_going)
+    return _pin(config, text, tree, found, registry, keep_going)
+
+
+def sites(tree: Any, project: Project) -> Iterator[Site]:
+    """Every image reference of the descriptor, then the defaulted ones the outputs use."""
+    yield from _written_images(schema.schema(), tree, ())
+    cloudbuild = tree.get("cloudbuild") or {}
+    for name, value in (cloudbuild.get("substitutions") or {}).items():
+        if _is_image(str(name), value):
+            yield _written(("cloudbuild", "substitutions", str(name)), cloudbuild["substitutions"], name)
+    for key, value in _defaults(project):
+        if key[-1] not in (tree.get(str(key[0])) or {}):
+            yield _site(key, value, None)
+
+
+def _written_images(node: dict[str, Any], value: Any, key: Key) -> Iterator[Site]:
+    # Every key the schema types as an image reference, wherever it sits (lists included).
+    node = _deref(node)
+    if isinstance(value, dict):
+        for name, sub in node.get("properties", {}).items():
+            if name not in value:
+                continue
+            if sub.get("$ref") == _IMAGE_REF:
+                if isinstance(value[name], str):
+                    yield _written((*key, name), value, name)
+            else:
+                yield from _written_images(sub, value[name], (*key, name))
+    elif isinstance(value, list) and "items" in node:
+        for i, item in enumerate(value):
+            yield from _written_images(node["items"], item, (*key, i))
+
+
+def _deref(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    return {**schema.schema()["$defs"][ref.rsplit("/", 1)[1]], **node} if ref else node
+
+
+def _defaults(project: Project) -> list[tuple[Key, str]]:
+    """Defaulted image references the outputs use; pin writes them out, pinned."""
+    out: list[tuple[Key, str]] = []
+    if project.image.generate or "cloudbuild" in project.targets:
+        out += [(("image", "base"), project.image.base), (("image", "runner"), project.image.runner)]
+    if "cloudbuild" in project.targets:
+        name = "docker_image" if getattr(project.cloudbuild, "builder", "kaniko") == "buildx" else "kaniko_image"
+        out.append((("cloudbuild", name), getattr(project.cloudbuild, name)))
+    return out
+
+
+def _site(key: Key, text: str, at: tuple[int, int] | None) -> Site:
+    return Site(key, text, refs.parse(text), at)
+
+
+def _written(key: Key, mapping: Any, name: str) -> Site:
+    line, col = mapping.lc.value(name)
+    return _site(key, str(mapping[name]), (line, col))
+
+
+def _is_image(name: str, value: Any) -> bool:
+    # Substitutions hold other strings too (regions, paths); an image has a tag or digest, and a
+    # registry path or a key that says IMAGE. `$` values are Cloud Build's to expand, not ours.
+    if not isinstance(value, str) or "$" in value:
+        return False
+    try:
+        ref = refs.parse(value)
+    except ValueError:
+        return False
+    return bool(ref.tag or ref.digest) and ("IMAGE" in name or "/" in ref.name)
+
+
+def _resolve(registry: Registry, chosen: list[Site]) -> Results:
+    results: Results = {}
+    for site in chosen:
+        if site.tag_key not in results:
+            try:
+                results[site.tag_key] = registry.digest(site.ref)
+            except RemoteError as e:
+                results[site.tag_key] = e
+    return results
+
+
+def _where(config: Path, site: Site) -> str:
+    if site.at is None:
+        return f"{config}: {site.dotted} (default {site.text})"
+    return f"{config}:{site.at[0] + 1}:{site.at[1] + 1}: {site.dotted}"
+
+
+def _failures(config: Path, chosen: list[Site], results: Results) -> list[str]:
+    return [f"{_where(config, s)}: {results[s.tag_key]}" for s in chosen
+            if isinstance(results[s.tag_key], RemoteError)]
+
+
+def _pin(config: Path, text: str, tree: Any, found: list[Site], registry: Registry, keep_going: bool) -> int:
+    chosen = [s for s in found if s.ref.tag or not s.ref.digest]
+    for s in found:
+        if s not in chosen:
+            print(f"{s.dotted}: {s.text}: pinned by digest alone; left as is")
+    results = _resolve(registry, chosen)
+    failed = _failures(config, chosen, results)
+    if failed and not keep_going:
+        raise RemoteError("\n".join([*failed, f"{config}: unchanged; nothing written"]))
+    resolved = [(s, str(results[s.tag_key])) for s in chosen if not isinstance(results[s.tag_key], RemoteError)]
+    new_text = _edit(config, text, tree, resolved)
+    for site, digest in resolved:
+        print(_outcome(site, digest))
+    if new_text != text:
+        files.write({config.name: new_text}, config.parent, force=True)
+        print(f"wrote {config}")
+    elif not found:
+        print(f"{config}: no image references")
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _outcome(site: Site, digest: str) -> str:
+    pinned = site.ref.pinned(digest)
+    if site.at is None:
+        return f"{site.dotted}: added {pinned}"
+    if site.ref.digest == digest:
+        return f"{site.dotted}: {site.text}: current"
+    if site.ref.digest:
+        return f"{site.dotted}: {site.text}: tag moved; now {pinned}"
+    return f"{site.dotted}: {site.text} -> {pinned}"
+
+
+def _edit(config: Path, text: str, tree: Any, resolved: list[tuple[Site, str]]) -> str:
+    lines = pin_edit.split_lines(text)
+    replaces, problems = [], []
+    for site, digest in resolved:
+        if site.at is not None and site.text != site.ref.pinned(digest):
+            change = pin_edit.Replace(*site.at, site.text, site.ref.pinned(digest))
+            try:
+                pin_edit.check(lines, change)
+                replaces.append(change)
+            except pin_edit.EditError as e:
+                problems.append(f"{_where(config, site)}: {e}")
+    inserts = []
+    for section, entries in _additions(resolved).items():
+        try:
+            inserts.append(pin_edit.add_keys(tree, section, entries))
+        except pin_edit.EditError as e:
+            problems.append(f"{config}: {e}")
+    if problems:
+        raise CigenError("\n".join([*problems, f"{config}: unchanged; nothing written"]))
+    new_text = pin_edit.apply(text, replaces, inserts)
+    _verify(config, new_text, resolved)
+    return new_text
+
+
+def _additions(resolved: list[tuple[Site, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for site, digest in resolved:
+        if site.at is None:
+            name = str(site.key[-1])
+            out.setdefault(str(site.key[0]), []).append(f"{name}: {site.ref.pinned(digest)}  # {_ADDED_NOTE[name]}")
+    return out
+
+
+def _verify(config: Path, new_text: str, resolved: list[tuple[Site, str]]) -> None:
+    # The edit is textual; read it back as YAML to prove every value landed where it belongs.
+    tree = load_rt(new_text)
+    for site, digest in resolved:
+        node = tree
+        for k in site.key:
+            node = node[k]
+        if node != site.ref.pinned(digest):
+            raise RenderError(f"{config}: {site.dotted}: the edit did not read back as "
+                              f"{site.ref.pinned(digest)} (cigen bug); nothing written")
+
+
+def _check(config: Path, found: list[Site], registry: Registry, keep_going: bool) -> int:
+    pinned = [s for s in found if s.ref.digest and s.ref.tag]
+    for s in found:
+        if not s.ref.digest:
+            print(f"{s.dotted}: {s.text}: not pinned" + (" (a default; not written)" if s.at is None else ""))
+    results = _resolve(registry, pinned)
+    failed = _failures(config, pinned, results)
+    if failed and not keep_going:
+        raise RemoteError("\n".join(failed))
+    moved = [f"{_where(config, s)}: {s.text}: tag {s.ref.tag} now points to {results[s.tag_key]}"
+             for s in pinned if isinstance(results[s.tag_key], str) and results[s.tag_key] != s.ref.digest]
+    for line in [*failed, *moved]:
+        print(line, file=sys.stderr)
+    if moved:
+        print(f"{len(moved)} pinned reference(s) moved; run: cigen pin", file=sys.stderr)
+    print(f"{len(pinned) - len(moved) - len(failed)} pinned reference(s) current")
+    return 1 if moved or failed else 0

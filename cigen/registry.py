@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cigen import refs, remote
+from cigen.errors import CigenError, RemoteError
+from cigen.refs import ImageRef
+from cigen.remote import Credentials, Reply
+
+Endpoint = Callable[[str], str]  # registry API host -> base URL
+
+
+def default_endpoint(host: str) -> str:
+    return f"{'http' if refs.is_loopback(host) else 'https'}://{host}"
+
+
+class Registry:
+    """Resolves image tags to manifest digests through the registry HTTP API v2."""
+
+    def __init__(self, client: remote.Client, auths: Mapping[str, Credentials] | None = None,
+                 endpoint: Endpoint = default_endpoint) -> None:
+        self.client, self.auths, self.endpoint = client, dict(auths or {}), endpoint
+
+    def digest(self, ref: ImageRef) -> str:
+        """The digest `ref`'s tag points to now: an index's digest for a multi-platform image."""
+        what = ref.canonical
+        url = f"{self.endpoint(ref.api_host)}/v2/{ref.path}/manifests/{ref.tag or 'latest'}"
+        # GET, not HEAD: the body is what the digest is checked against.
+        headers = {"Accept": ", ".join(remote.MANIFEST_TYPES)}
+        reply = self.client.get(url, headers)
+        if reply.status == 401:
+            headers["Authorization"] = self._authorization(ref, reply)
+            reply = self.client.get(url, headers)
+        if reply.status != 200:
+            raise _with_hint(remote.status_error(what, reply), ref, reply.status)
+        digest = remote.verify_digest(what, reply)
+        _check_manifest(what, reply)
+        return digest
+
+    def _authorization(self, ref: ImageRef, reply: Reply) -> str:
+        scheme, params = remote.parse_challenge(reply.header("WWW-Authenticate"))
+        credentials = self.auths.get(ref.domain)
+        if scheme == "bearer" and params.get("realm"):
+            return "Bearer " + self._token(ref, params, credentials)
+        if scheme == "basic" and credentials:
+            return remote.basic(credentials)
+        raise _with_hint(remote.status_error(ref.canonical, reply), ref, 401)
+
+    def _token(self, ref: ImageRef, challenge: dict[str, str], credentials: Credentials | None) -> str:
+        realm = challenge["realm"]
+        what = f"{ref.canonical}: token service {urlsplit(realm).netloc}"
+        query = {"service": challenge["service"]} if "service" in challenge else {}
+        query["scope"] = challenge.get("scope") or f"repository:{ref.path}:pull"
+        # Basic credentials go to the realm the registry names, as `docker pull` does; only over
+        # https (the client refuses plain http beyond loopback).
+        headers = {"Authorization": remote.basic(credentials)} if credentials else {}
+        reply = self.client.get(realm, headers, query)
+        if reply.status != 200:
+            raise _with_hint(remote.status_error(what, reply), ref, reply.status, bool(credentials))
+        body = remote.json_body(what, reply)
+        token = (body.get("token") or body.get("access_token")) if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise RemoteError(f"{what}: the answer holds no token")
+        return token
+
+
+def _with_hint(error: RemoteError, ref: ImageRef, status: int, had_credentials: bool = False) -> RemoteError:
+    login = f"docker login {ref.domain}"
+    hints = {
+        401: (f"the credentials for {ref.domain} in the Docker config were rejected; run: {login}"
+              if had_credentials else
+              f"the repository may not exist, or it needs credentials: run `{login}`"),
+        403: f"check that your account can pull {ref.path}",
+        404: f"check the tag {ref.tag or 'latest'!r} and the repository {ref.path!r}",
+    }
+    hint = hints.get(status)
+    return RemoteError(f"{error}; {hint}") if hint else error
+
+
+def _check_manifest(what: str, reply: Reply) -> None:
+    body = remote.json_body(what, reply)
+    if not isinstance(body, dict) or body.get("schemaVersion") != 2:
+        raise RemoteError(f"{what}: the answer is not an image manifest (schemaVersion 2)")
+    media = reply.header("Content-Type").split(";")[0].strip() or str(body.get("mediaType", ""))
+    if media not in remote.MANIFEST_TYPES:
+        raise RemoteError(f"{what}: unsupported manifest type {media or '(none)'}; cannot pin it")
+
+
+def docker_auths(env: Mapping[str, str]) -> dict[str, Credentials]:
+    """Registry host -> (user, password) from the Docker config's `auths` (credential helpers are not run)."""
+    folder = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else Path(env.get("HOME") or Path.home()) / ".docker"
+    path = folder / "config.json"
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise CigenError(f"{path}: cannot read: {e.strerror}") from e
+    except ValueError as e:
+        raise CigenError(f"{path}: not valid JSON: {e}") from e
+    auths = data.get("auths") if isinstance(data, dict) else None
+    if not isinstance(auths, dict):
+        return {}
+    return {_host_of(key): _decode(path, key, entry) for key, entry in auths.items() if _encoded(entry)}
+
+
+def _encoded(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("auth"), str) and bool(entry["auth"])
+
+
+def _decode(path: Path, key: str, entry: dict[str, str]) -> Credentials:
+    try:
+        user, sep, password = base64.b64decode(entry["auth"], validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        sep = ""
+    if not sep:
+        raise CigenError(f"{path}: auths[{key!r}].auth is not the base64 of user:password")
+    return user, password
+
+
+def _host_of(key: str) -> str:
+    netloc = urlsplit(key).netloc if "://" in key else key.split("/", 1)[0]
+    return refs.normalize_host(netloc)

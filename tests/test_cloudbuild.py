@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dockerfile
+import pytest
+
+from cigen import targets, yamlio
+from cigen.descriptor import load_descriptor
+from cigen.model import Project
+from cigen.targets import cloudbuild
+from cigen.targets.base import MARKER
+from tests import oracles
+from tests.conftest import FIXTURES, PROJECTS, Result
+
+VARIANT = "ci/Dockerfile.cb"
+# hadolint rules the Kaniko variant inherits from the generated Dockerfile (see test_dockerfile).
+HADOLINT_IGNORES = ("DL3018", "DL3008", "DL3059")
+# The chapter's cloudbuild.yaml (reference/service-discovery.md §3), flag for flag.
+CHAPTER_ARGS = [
+    "--target=runner",
+    "--dockerfile=./ci/Dockerfile.cb",
+    "--build-arg=BASE_IMAGE=$_BASE_IMAGE",
+    "--build-arg=RUNNER_IMAGE=$_RUNNER_IMAGE",
+    "--destination=us.gcr.io/$PROJECT_ID/service_discovery:$COMMIT_SHA",
+    "--cache=true",
+    "--cache-ttl=8h",
+]
+CHAPTER_SUBSTITUTIONS = {
+    "_BASE_IMAGE": "us.gcr.io/$PROJECT_ID/erlang:22.1.1-alpine",
+    "_RUNNER_IMAGE": "us.gcr.io/$PROJECT_ID/alpine:3.10.2",
+}
+BASE = {"version": 1, "name": "hello", "registry": "us-docker.pkg.dev/acme/apps",
+        "targets": ["cloudbuild"], "erlang": {"otp": "26.2.5"}}
+USER_DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+FROM erlang:26.2.5-alpine AS build
+WORKDIR /src
+RUN --mount=type=cache,target=/root/.cache/rebar3 --mount=target=. rebar3 as prod tar
+FROM alpine:3.20 AS app
+COPY --from=build /src/_build/prod/rel /opt/rel
+"""
+# Descriptor variants beyond the fixture projects, each rendered and checked like them.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "buildx": {"cloudbuild": {"builder": "buildx"}},
+    "buildx-checks": {"cloudbuild": {"builder": "buildx", "run_checks": True}},
+    "run-checks": {"erlang": {"otp": "26.2.5", "checks": ["xref", "dialyzer", "eunit", "ct", "cover"],
+                              "env": {"ERL_FLAGS": "+S 2 $HOME"},
+                              "setup": {"ct": [{"name": "prep", "run": 'echo "$HOME"'}]}},
+                   "publish": {"after": ["ct", "xref"]}, "cloudbuild": {"run_checks": True}},
+    "tags": {"cloudbuild": {"tags": ["$BRANCH_NAME", "v-${SHORT_SHA}"],
+                            "cache_repo": "us-docker.pkg.dev/$PROJECT_ID/cache/hello"}},
+    "secrets": {"cloudbuild": {"run_checks": True, "secrets": {
+        "HEX_API_KEY": "projects/$PROJECT_ID/secrets/hex/versions/latest"}}},
+    "cache-off": {"cloudbuild": {"cache": False}},
+    "account": {"cloudbuild": {"service_account": "projects/acme/serviceAccounts/cb@acme.iam"
+                               ".gserviceaccount.com", "timeout": "1h30m",
+                               "machine_type": "E2_HIGHCPU_8"}},
+    "user-dockerfile": {"image": {"generate": False, "dockerfile": "docker/Dockerfile",
+                                  "target": "app", "keep_git": False}},
+}
+
+
+def _project(tmp_path: Path, extra: dict[str, Any]) -> Project:
+    (tmp_path / "docker").mkdir(exist_ok=True)
+    (tmp_path / "docker" / "Dockerfile").write_text(USER_DOCKERFILE)
+    (tmp_path / "cigen.yaml").write_text(yamlio.dump({**BASE, **extra}))
+    return load_descriptor(tmp_path / "cigen.yaml")
+
+
+def _render(project: Project, root: Path) -> dict[str, str]:
+    """The render `cigen validate` checks: this target, plus the BuildKit Dockerfile it may use."""
+    names = ("cloudbuild", "dockerfile") if project.image.generate else ("cloudbuild",)
+    files = targets.render(project, names)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return files
+
+
+def _config(files: dict[str, str], project: Project) -> dict[str, Any]:
+    data: dict[str, Any] = yamlio.load_plain(files[project.cloudbuild.file])
+    return data
+
+
+def _check_all(project: Project, files: dict[str, str], root: Path) -> None:
+    """Every independent oracle on every output of the cloudbuild target."""
+    config_path = root / project.cloudbuild.file
+    oracles.check_jsonschema("vendor.cloudbuild", config_path)
+    oracles.yamllint(config_path)
+    assert cloudbuild.check_render(project, files) == []
+    for text in cloudbuild.render(project).values():
+        assert MARKER in text.splitlines()[0]
+    if project.cloudbuild.builder == "kaniko":
+        oracles.hadolint(root / project.image.kaniko_dockerfile, ignore=HADOLINT_IGNORES)
+        _kaniko_ready(files[project.image.kaniko_dockerfile], _config(files, project))
+
+
+def _kaniko_ready(text: str, config: dict[str, Any]) -> None:
+    """No BuildKit-only syntax, and the ARGs before FROM are exactly the build-args passed."""
+    commands = dockerfile.parse_string(text)
+    assert not any(c.heredocs or any(f.startswith("--mount") for f in c.flags) for c in commands)
+    assert not text.startswith("# syntax")
+    first = next(i for i, c in enumerate(commands) if c.cmd.upper() == "FROM")
+    declared = {c.value[0].split("=")[0] for c in commands[:first] if c.cmd.upper() == "ARG"}
+    [kaniko] = [s for s in config["steps"] if "--dockerfile" in " ".join(s["args"])]
+    passed = {a.split("=")[1] for a in kaniko["args"] if a.startswith("--build-arg=")}
+    assert declared == passed and declared
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_fixture_outputs_pass_every_oracle(name: str, tmp_path: Path) -> None:
+    project = load_descriptor(FIXTURES / name / "cigen.yaml")
+    _check_all(project, _render(project, tmp_path), tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_variant_outputs_pass_every_oracle(name: str, tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS[name])
+    _check_all(project, _render(project, tmp_path / "out"), tmp_path / "out")
+
+
+def test_service_discovery_is_the_chapters_config() -> None:
+    project = load_descriptor(FIXTURES / "service_discovery" / "cigen.yaml")
+    config = _config(cloudbuild.render(project), project)
+    [step] = config["steps"]
+    assert step == {"name": "gcr.io/kaniko-project/executor:v1.24.0", "args": CHAPTER_ARGS}
+    assert config["substitutions"] == CHAPTER_SUBSTITUTIONS
+    # The one addition: the substitutions name $PROJECT_ID, which manual builds expand only so.
+    assert config["options"] == {"dynamicSubstitutions": True}
+    assert set(config) == {"steps", "substitutions", "options"}
+
+
+def test_minimal_defaults_need_no_dynamic_substitutions() -> None:
+    project = load_descriptor(FIXTURES / "minimal" / "cigen.yaml")
+    config = _config(cloudbuild.render(project), project)
+    assert config["substitutions"] == {"_BASE_IMAGE": "erlang:26.2.5-alpine",
+                                       "_RUNNER_IMAGE": "alpine:3.20"}
+    assert "options" not in config
+    assert "--destination=ghcr.io/acme/hello:$COMMIT_SHA" in config["steps"][0]["args"]
+
+
+def test_buildx_builds_the_buildkit_dockerfile_with_a_registry_cache(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["buildx"])
+    files = cloudbuild.render(project)
+    assert set(files) == {"cloudbuild.yaml", ".gcloudignore"}  # no Kaniko variant
+    create, build = _config(files, project)["steps"]
+    assert create["args"][:2] == ["buildx", "create"] and "--use" in create["args"]
+    cache = "type=registry,ref=us-docker.pkg.dev/acme/apps/hello:buildcache"
+    assert build["args"] == [
+        "buildx", "build", "--file=./Dockerfile", "--target=runner",
+        "--tag=us-docker.pkg.dev/acme/apps/hello:$COMMIT_SHA",
+        f"--cache-from={cache}", f"--cache-to={cache},mode=max", "--push", ".",
+    ]
+    assert "substitutions" not in _config(files, project)  # nothing feeds build-args
+
+
+def test_run_checks_wiring(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["run-checks"])
+    steps = _config(cloudbuild.render(project), project)["steps"]
+    waits = {s["id"]: s.get("waitFor") for s in steps}
+    assert list(waits) == ["compile", "xref", "dialyzer", "eunit", "ct-setup-1", "ct", "cover",
+                           "image"]
+    assert waits == {"compile": None, "xref": ["compile"], "dialyzer": ["compile"],
+                     "eunit": ["compile"], "ct-setup-1": ["eunit"], "ct": ["ct-setup-1"],
+                     "cover": ["eunit", "ct"], "image": ["xref", "ct"]}
+    by_id = {s["id"]: s for s in steps}
+    assert by_id["ct"]["args"] == ["ct", "--cover"] and by_id["cover"]["args"] == ["cover"]
+    assert by_id["xref"]["name"] == project.image.base and by_id["xref"]["entrypoint"] == "rebar3"
+    # Literal $ in the user's text reaches the step as $; Cloud Build would substitute a bare $.
+    assert by_id["xref"]["env"] == ["ERL_FLAGS=+S 2 $$HOME"]
+    assert by_id["ct-setup-1"]["args"] == ["-c", 'echo "$$HOME"']
+
+
+def test_buildx_image_step_also_waits_for_its_builder(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["buildx-checks"])
+    steps = _config(cloudbuild.render(project), project)["steps"]
+    by_id = {s["id"]: s for s in steps}
+    assert by_id["buildx-builder"]["waitFor"] == ["-"]
+    assert by_id["image"]["waitFor"] == ["ct", "buildx-builder"]
+
+
+def test_branch_tags_become_tag_safe(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["tags"])
+    config = _config(cloudbuild.render(project), project)
+    args = config["steps"][0]["args"]
+    assert "--destination=us-docker.pkg.dev/acme/apps/hello:$_SAFE_BRANCH_NAME" in args
+    assert "--destination=us-docker.pkg.dev/acme/apps/hello:v-${SHORT_SHA}" in args
+    assert "--cache-repo=us-docker.pkg.dev/$PROJECT_ID/cache/hello" in args
+    assert config["options"]["dynamicSubstitutions"] is True
+    value = config["substitutions"]["_SAFE_BRANCH_NAME"]
+    # Cloud Build documents bash-style expansion for dynamic substitutions: let bash evaluate it.
+    for branch, tag in [("release/2.x", "release-2.x"), ("feat/a/b", "feat-a-b"), ("main", "main")]:
+        out = subprocess.run(["bash", "-c", f"BRANCH_NAME='{branch}'; printf %s \"{value}\""],
+                             capture_output=True, text=True, check=True).stdout
+        assert out == tag
+
+
+def test_secrets_are_referenced_by_name_only(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["secrets"])
+    config = _config(cloudbuild.render(project), project)
+    assert config["availableSecrets"] == {"secretManager": [
+        {"versionName": "projects/$PROJECT_ID/secrets/hex/versions/latest", "env": "HEX_API_KEY"}]}
+    checks = [s for s in config["steps"] if s.get("entrypoint") == "rebar3"]
+    assert checks and all(s["secretEnv"] == ["HEX_API_KEY"] for s in checks)
+    assert "secretEnv" not in config["steps"][-1]  # never the Kaniko step
+
+
+def test_cache_off_drops_every_cache_flag(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["cache-off"])
+    args = _config(cloudbuild.render(project), project)["steps"][0]["args"]
+    assert not [a for a in args if a.startswith("--cache")]
+
+
+def test_service_account_gets_its_own_logging(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["account"])
+    config = _config(cloudbuild.render(project), project)
+    assert config["options"] == {"machineType": "E2_HIGHCPU_8", "logging": "CLOUD_LOGGING_ONLY"}
+    assert config["timeout"] == "5400s"
+    assert config["serviceAccount"].startswith("projects/acme/serviceAccounts/")
+
+
+def test_user_dockerfile_variant(tmp_path: Path) -> None:
+    project = _project(tmp_path, VARIANTS["user-dockerfile"])
+    files = cloudbuild.render(project)
+    variant = files[VARIANT]
+    assert variant.splitlines()[0].startswith(f"# {MARKER}")
+    assert "ARG BASE_IMAGE=erlang:26.2.5-alpine" in variant and "COPY . " in variant
+    args = _config(files, project)["steps"][0]["args"]
+    assert args[:2] == ["--target=app", "--dockerfile=./ci/Dockerfile.cb"]
+    assert ".git\n" in files[".gcloudignore"]  # keep_git: false
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_gcloudignore_keeps_what_the_build_reads(name: str) -> None:
+    project = load_descriptor(FIXTURES / name / "cigen.yaml")
+    text = cloudbuild.render(project)[".gcloudignore"]
+    patterns = {line for line in text.splitlines() if line and not line.startswith("#")}
+    assert {"_build", "_checkouts"} <= patterns
+    # Every pattern is a bare name, so it matches a path component anywhere (gitignore rules).
+    assert all("/" not in p and "*" not in p for p in patterns)
+    needed = ["rebar.config", "rebar.lock", "src/a.erl", "apps/a/src/a.erl", "config/sys.config",
+              project.image.kaniko_dockerfile, project.image.dockerfile, ".git/HEAD"]
+    assert not [path for path in needed if patterns & set(path.split("/"))]
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_rendering_is_deterministic(name: str) -> None:
+    project = load_descriptor(FIXTURES / name / "cigen.yaml")
+    assert cloudbuild.render(project) == cloudbuild.render(load_descriptor(FIXTURES / name / "cigen.yaml"))
+
+
+BAD_INPUTS = {
+    "cache_ttl": ("  cache_ttl: 8 hours\n", '3:14: cloudbuild.cache_ttl: "8 hours" is not a duration'),
+    "key": ("  substitutions:\n    BASE: x\n", "4:5: cloudbuild.substitutions.BASE:"),
+    "undefined": ("  destination: us.gcr.io/$PROJECT_ID/hello:$_VERSION\n",
+                  "3:16: cloudbuild.destination: $_VERSION is not defined"),
+    "not-a-ref": ("  destination: us.gcr.io/$PROJECT_ID/Hello World\n",
+                  "3:16: cloudbuild.destination: \"us.gcr.io/$PROJECT_ID/Hello World\" is not an image"),
+    "latest": ("  kaniko_image: gcr.io/kaniko-project/executor:latest\n",
+               "3:17: cloudbuild.kaniko_image: \"gcr.io/kaniko-project/executor:latest\" is :latest"),
+    "untagged": ("  kaniko_image: gcr.io/kaniko-project/executor\n",
+                 "3:17: cloudbuild.kaniko_image: \"gcr.io/kaniko-project/executor\" has no tag"),
+    "unused": ("  substitutions:\n    _SPARE: x\n", "4:5: cloudbuild.substitutions._SPARE: is never used"),
+    "literal-dollar": ("  destination: us.gcr.io/p/hello:$tag$HOME\n",
+                       "3:16: cloudbuild.destination: $HOME is no Cloud Build substitution"),
+    "digest": ("  destination: us.gcr.io/p/hello@sha256:" + "a" * 64 + "\n", "names a digest"),
+    "secrets": ("  secrets:\n    TOKEN: projects/p/secrets/t/versions/1\n",
+                "4:5: cloudbuild.secrets: only run_checks steps get secrets"),
+    "both-refs": ("  tags: [$BRANCH_NAME, $TAG_NAME]\n", "3:9: cloudbuild.tags: uses $BRANCH_NAME and"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_with_its_line(case: str, tmp_path: Path,
+                                         run_line: Callable[..., Result]) -> None:
+    body, expected = BAD_INPUTS[case]
+    text = "version: 1\ncloudbuild:\n" + body + 'name: hello\nregistry: us.gcr.io/p\nerlang: {otp: "26.2.5"}\n'
+    (tmp_path / "cigen.yaml").write_text(text)
+    result = run_line(f"cigen render cloudbuild -c {tmp_path / 'cigen.yaml'}")
+    assert result.code == 2, result
+    assert expected in result.stderr, result
+    assert f"{tmp_path / 'cigen.yaml'}:" in result.stderr
+    assert not (tmp_path / "cloudbuild.yaml").exists()
+
+
+def test_unconvertible_user_dockerfile_names_its_line(tmp_path: Path,
+                                                       run_line: Callable[..., Result]) -> None:
+    _project(tmp_path, VARIANTS["user-dockerfile"])
+    secret = USER_DOCKERFILE.replace("--mount=target=.", "--mount=type=secret,id=hex")
+    (tmp_path / "docker" / "Dockerfile").write_text(secret)
+    result = run_line(f"cigen render -c {tmp_path / 'cigen.yaml'}")
+    assert result.code == 2, result
+    assert "image.dockerfile: docker/Dockerfile:4: RUN --mount=type=secret" in result.stderr, result

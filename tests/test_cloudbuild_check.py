@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cigen import yamlio
+from cigen.targets import substitutions as subst
+from cigen.targets.cloudbuild import check_output
+
+KANIKO = "gcr.io/kaniko-project/executor:v1.24.0"
+GOOD = {
+    "steps": [{"name": KANIKO, "args": ["--dockerfile=./ci/Dockerfile.cb", "--build-arg=B=$_B",
+                                        "--destination=gcr.io/$PROJECT_ID/app:$COMMIT_SHA",
+                                        "--cache=true", "--cache-ttl=8h"]}],
+    "substitutions": {"_B": "erlang:26"},
+}
+
+
+def _check(**changes: object) -> list[str]:
+    data = {**GOOD, **changes}
+    return check_output(yamlio.dump(data), available={"ci/Dockerfile.cb"})
+
+
+def test_a_good_config_passes() -> None:
+    assert _check() == []
+
+
+# Each broken config, and the words its one problem must be reported with.
+BROKEN = {
+    "undefined": ({"substitutions": {}}, "steps[0].args[1]: $_B is not defined"),
+    "unused": ({"substitutions": {"_B": "x", "_C": "y"}}, "substitutions._C: is never used"),
+    "not-user-key": ({"substitutions": {"_B": "x", "B": "y"}}, "substitutions.B: a user"),
+    "latest": ({"steps": [{**GOOD["steps"][0], "name": "gcr.io/kaniko-project/executor:latest"}]},  # type: ignore[dict-item]
+               "steps[0].name: \"gcr.io/kaniko-project/executor:latest\" is :latest"),
+    "untagged": ({"steps": [{**GOOD["steps"][0], "name": "gcr.io/kaniko-project/executor"}]},  # type: ignore[dict-item]
+                 "steps[0].name: \"gcr.io/kaniko-project/executor\" has no tag"),
+    "dynamic": ({"substitutions": {"_B": "gcr.io/$PROJECT_ID/erlang:26"}},
+                "substitutions._B: names a substitution, which expands only with"),
+    "ttl": ({"steps": [{"name": KANIKO, "args": ["--cache-ttl=8 hours", "--build-arg=B=$_B"]}]},
+            "steps[0].args[0]: \"8 hours\" is not a duration"),
+    "timeout": ({"timeout": "20m"}, "timeout: \"20m\" is not a duration in seconds"),
+    "long": ({"timeout": "90000s"}, "timeout: \"90000s\""),
+    "destination": ({"steps": [{"name": KANIKO, "args": ["--destination=gcr.io/p/App:$_B"]}]},
+                    "steps[0].args[0]: \"gcr.io/p/App:$_B\" is not an image reference"),
+    "wait": ({"steps": [{**GOOD["steps"][0], "waitFor": ["compile"]}]},  # type: ignore[dict-item]
+             "steps[0].waitFor: \"compile\" is no earlier step id"),
+    "secret-undefined": ({"steps": [{**GOOD["steps"][0], "secretEnv": ["TOKEN"]}]},  # type: ignore[dict-item]
+                         "steps[0].secretEnv: TOKEN is not in availableSecrets"),
+    "secret-unused": ({"availableSecrets": {"secretManager": [
+        {"versionName": "projects/p/secrets/t/versions/1", "env": "TOKEN"}]}},
+        "availableSecrets: TOKEN is never used"),
+    "account": ({"serviceAccount": "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com"},
+                "options.logging: a build with serviceAccount needs logging"),
+    "machine": ({"options": {"machineType": "HUGE"}}, "options.machineType: HUGE is not one of"),
+    "dockerfile": ({"steps": [{**GOOD["steps"][0],  # type: ignore[dict-item]
+                               "args": ["--dockerfile=./Dockerfile.cb", "--build-arg=B=$_B"]}]},
+                   "steps[0].args[0]: Dockerfile.cb is not in this render"),
+    "builtin": ({"steps": [{"name": KANIKO, "args": ["--build-arg=B=$_B", "$HOME"]}]},
+                "steps[0].args[1]: $HOME is neither a built-in nor a user substitution"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_config_is_reported(case: str) -> None:
+    changes, expected = BROKEN[case]
+    found = _check(**changes)
+    assert len(found) == 1 and found[0].startswith(f"cloudbuild.yaml: {expected}"), found
+
+
+def test_escaped_dollars_and_allow_loose_are_respected() -> None:
+    assert _check(steps=[{"name": KANIKO, "args": ["--build-arg=B=$_B", "$$HOME"]}]) == []
+    loose = {"substitutionOption": "ALLOW_LOOSE"}
+    assert _check(substitutions={"_B": "x", "_C": "y"}, options=loose) == []
+
+
+def test_not_a_config() -> None:
+    assert check_output("- a\n- b\n") == ["cloudbuild.yaml: (top level): is not a mapping"]
+    assert check_output("steps: []\n")[0].startswith("cloudbuild.yaml: steps: a build needs")
+    assert check_output("steps: [\n")[0].startswith("cloudbuild.yaml: not valid YAML")
+
+
+def test_keys_follow_cloud_builds_template_syntax() -> None:
+    assert subst.keys("$_A-${_B}x$$C$c${d}$PROJECT_ID") == ["_A", "_B", "PROJECT_ID"]
+    assert subst.value_keys("${BRANCH_NAME//\\//-}$$X$y") == ["BRANCH_NAME", "y"]
+    assert subst.fill("gcr.io/$PROJECT_ID/app:${_TAG}$$") == "gcr.io/x/app:x$"
+    assert subst.tag_safe("$BRANCH_NAME-${TAG_NAME}$$REF_NAME") == \
+        "$_SAFE_BRANCH_NAME-${_SAFE_TAG_NAME}$$REF_NAME"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_escaped_text_has_no_substitution_and_reads_back(text: str) -> None:
+    escaped = subst.escape(text)
+    assert subst.keys(escaped) == []
+    assert subst.fill(escaped) == text  # Cloud Build turns each $$ back into $
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(alphabet="abcXYZ019._-/", min_size=1, max_size=60).filter(
+    lambda b: b[0] not in "./-" and "//" not in b and not b.endswith("/")))
+def test_the_tag_safe_value_yields_a_valid_tag(branch: str) -> None:
+    value = subst.safe_value("BRANCH_NAME")
+    out = subprocess.run(["bash", "-c", f'printf %s "{value}"'], env={"BRANCH_NAME": branch},
+                         capture_output=True, text=True, check=True).stdout
+    assert out == branch.replace("/", "-")
+    assert subst.reference_problem(f"gcr.io/p/app:{out}", pushed=True) is None
+
+
+def test_durations() -> None:
+    assert subst.seconds("1h30m") == 5400 and subst.seconds("45s") == 45
+    assert subst.is_go_duration("1h30m") and not subst.is_go_duration("8 hours")
