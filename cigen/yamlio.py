@@ -63,7 +63,8 @@ def quoted(text: str) -> str:
     """`text`, always dumped single-quoted: for values readers must not mistake (versions)."""
     from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
-    return SingleQuotedScalarString(text)
+    value: str = SingleQuotedScalarString(text)
+    return value
 
 
 def load_rt(text: str) -> Any:

@@ -47,7 +47,8 @@ COPY --from=build /src/_build/prod/rel /opt/rel
 VARIANTS: dict[str, dict[str, Any]] = {
     "buildx": {"cloudbuild": {"builder": "buildx"}},
     "buildx-checks": {"cloudbuild": {"builder": "buildx", "run_checks": True}},
-    "run-checks": {"erlang": {"otp": "26.2.5", "checks": ["xref", "dialyzer", "eunit", "ct", "cover"],
+    "run-checks": {"erlang": {"otp": "26.2.5",
+                              "checks": ["xref", "dialyzer", "eunit", "ct", "cover"],
                               "env": {"ERL_FLAGS": "+S 2 $HOME"},
                               "setup": {"ct": [{"name": "prep", "run": 'echo "$HOME"'}]}},
                    "publish": {"after": ["ct", "xref"]}, "cloudbuild": {"run_checks": True}},
@@ -91,7 +92,7 @@ def _check_all(project: Project, files: dict[str, str], root: Path) -> None:
     config_path = root / project.cloudbuild.file
     oracles.check_jsonschema("vendor.cloudbuild", config_path)
     oracles.yamllint(config_path)
-    assert cloudbuild.check_render(project, files) == []
+    assert cloudbuild.check_output(project, files) == []
     for text in cloudbuild.render(project).values():
         assert MARKER in text.splitlines()[0]
     if project.cloudbuild.builder == "kaniko":
@@ -108,7 +109,8 @@ def _kaniko_ready(text: str, config: dict[str, Any]) -> None:
     declared = {c.value[0].split("=")[0] for c in commands[:first] if c.cmd.upper() == "ARG"}
     [kaniko] = [s for s in config["steps"] if "--dockerfile" in " ".join(s["args"])]
     passed = {a.split("=")[1] for a in kaniko["args"] if a.startswith("--build-arg=")}
-    assert declared == passed and declared
+    assert declared == passed
+    assert declared
 
 
 @pytest.mark.parametrize("name", PROJECTS)
@@ -148,7 +150,8 @@ def test_buildx_builds_the_buildkit_dockerfile_with_a_registry_cache(tmp_path: P
     files = cloudbuild.render(project)
     assert set(files) == {"cloudbuild.yaml", ".gcloudignore"}  # no Kaniko variant
     create, build = _config(files, project)["steps"]
-    assert create["args"][:2] == ["buildx", "create"] and "--use" in create["args"]
+    assert create["args"][:2] == ["buildx", "create"]
+    assert "--use" in create["args"]
     cache = "type=registry,ref=us-docker.pkg.dev/acme/apps/hello:buildcache"
     assert build["args"] == [
         "buildx", "build", "--file=./Dockerfile", "--target=runner",
@@ -168,8 +171,10 @@ def test_run_checks_wiring(tmp_path: Path) -> None:
                      "eunit": ["compile"], "ct-setup-1": ["eunit"], "ct": ["ct-setup-1"],
                      "cover": ["eunit", "ct"], "image": ["xref", "ct"]}
     by_id = {s["id"]: s for s in steps}
-    assert by_id["ct"]["args"] == ["ct", "--cover"] and by_id["cover"]["args"] == ["cover"]
-    assert by_id["xref"]["name"] == project.image.base and by_id["xref"]["entrypoint"] == "rebar3"
+    assert by_id["ct"]["args"] == ["ct", "--cover"]
+    assert by_id["cover"]["args"] == ["cover"]
+    assert by_id["xref"]["name"] == project.image.base
+    assert by_id["xref"]["entrypoint"] == "rebar3"
     # Literal $ in the user's text reaches the step as $; Cloud Build would substitute a bare $.
     assert by_id["xref"]["env"] == ["ERL_FLAGS=+S 2 $$HOME"]
     assert by_id["ct-setup-1"]["args"] == ["-c", 'echo "$$HOME"']
@@ -205,7 +210,8 @@ def test_secrets_are_referenced_by_name_only(tmp_path: Path) -> None:
     assert config["availableSecrets"] == {"secretManager": [
         {"versionName": "projects/$PROJECT_ID/secrets/hex/versions/latest", "env": "HEX_API_KEY"}]}
     checks = [s for s in config["steps"] if s.get("entrypoint") == "rebar3"]
-    assert checks and all(s["secretEnv"] == ["HEX_API_KEY"] for s in checks)
+    assert checks
+    assert all(s["secretEnv"] == ["HEX_API_KEY"] for s in checks)
     assert "secretEnv" not in config["steps"][-1]  # never the Kaniko step
 
 
@@ -228,7 +234,8 @@ def test_user_dockerfile_variant(tmp_path: Path) -> None:
     files = cloudbuild.render(project)
     variant = files[VARIANT]
     assert variant.splitlines()[0].startswith(f"# {MARKER}")
-    assert "ARG BASE_IMAGE=erlang:26.2.5-alpine" in variant and "COPY . " in variant
+    assert "ARG BASE_IMAGE=erlang:26.2.5-alpine" in variant
+    assert "COPY . " in variant
     args = _config(files, project)["steps"][0]["args"]
     assert args[:2] == ["--target=app", "--dockerfile=./ci/Dockerfile.cb"]
     assert ".git\n" in files[".gcloudignore"]  # keep_git: false
@@ -249,28 +256,31 @@ def test_gcloudignore_keeps_what_the_build_reads(name: str) -> None:
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_rendering_is_deterministic(name: str) -> None:
-    project = load_descriptor(FIXTURES / name / "cigen.yaml")
-    assert cloudbuild.render(project) == cloudbuild.render(load_descriptor(FIXTURES / name / "cigen.yaml"))
+    config = FIXTURES / name / "cigen.yaml"
+    assert cloudbuild.render(load_descriptor(config)) == cloudbuild.render(load_descriptor(config))
 
 
 BAD_INPUTS = {
-    "cache_ttl": ("  cache_ttl: 8 hours\n", '3:14: cloudbuild.cache_ttl: "8 hours" is not a duration'),
+    "cache_ttl": ("  cache_ttl: 8 hours\n",
+                  '3:14: cloudbuild.cache_ttl: "8 hours" is not a duration'),
     "key": ("  substitutions:\n    BASE: x\n", "4:5: cloudbuild.substitutions.BASE:"),
     "undefined": ("  destination: us.gcr.io/$PROJECT_ID/hello:$_VERSION\n",
                   "3:16: cloudbuild.destination: $_VERSION is not defined"),
     "not-a-ref": ("  destination: us.gcr.io/$PROJECT_ID/Hello World\n",
-                  "3:16: cloudbuild.destination: \"us.gcr.io/$PROJECT_ID/Hello World\" is not an image"),
+                  '3:16: cloudbuild.destination: "us.gcr.io/$PROJECT_ID/Hello World" is not an'),
     "latest": ("  kaniko_image: gcr.io/kaniko-project/executor:latest\n",
-               "3:17: cloudbuild.kaniko_image: \"gcr.io/kaniko-project/executor:latest\" is :latest"),
+               '3:17: cloudbuild.kaniko_image: "gcr.io/kaniko-project/executor:latest" is :latest'),
     "untagged": ("  kaniko_image: gcr.io/kaniko-project/executor\n",
                  "3:17: cloudbuild.kaniko_image: \"gcr.io/kaniko-project/executor\" has no tag"),
-    "unused": ("  substitutions:\n    _SPARE: x\n", "4:5: cloudbuild.substitutions._SPARE: is never used"),
+    "unused": ("  substitutions:\n    _SPARE: x\n",
+               "4:5: cloudbuild.substitutions._SPARE: is never used"),
     "literal-dollar": ("  destination: us.gcr.io/p/hello:$tag$HOME\n",
                        "3:16: cloudbuild.destination: $HOME is no Cloud Build substitution"),
     "digest": ("  destination: us.gcr.io/p/hello@sha256:" + "a" * 64 + "\n", "names a digest"),
     "secrets": ("  secrets:\n    TOKEN: projects/p/secrets/t/versions/1\n",
                 "4:5: cloudbuild.secrets: only run_checks steps get secrets"),
-    "both-refs": ("  tags: [$BRANCH_NAME, $TAG_NAME]\n", "3:9: cloudbuild.tags: uses $BRANCH_NAME and"),
+    "both-refs": ("  tags: [$BRANCH_NAME, $TAG_NAME]\n",
+                  "3:9: cloudbuild.tags: uses $BRANCH_NAME and"),
 }
 
 
@@ -278,7 +288,8 @@ BAD_INPUTS = {
 def test_bad_input_exits_2_with_its_line(case: str, tmp_path: Path,
                                          run_line: Callable[..., Result]) -> None:
     body, expected = BAD_INPUTS[case]
-    text = "version: 1\ncloudbuild:\n" + body + 'name: hello\nregistry: us.gcr.io/p\nerlang: {otp: "26.2.5"}\n'
+    rest = 'name: hello\nregistry: us.gcr.io/p\nerlang: {otp: "26.2.5"}\n'
+    text = "version: 1\ncloudbuild:\n" + body + rest
     (tmp_path / "cigen.yaml").write_text(text)
     result = run_line(f"cigen render cloudbuild -c {tmp_path / 'cigen.yaml'}")
     assert result.code == 2, result
@@ -295,3 +306,19 @@ def test_unconvertible_user_dockerfile_names_its_line(tmp_path: Path,
     result = run_line(f"cigen render -c {tmp_path / 'cigen.yaml'}")
     assert result.code == 2, result
     assert "image.dockerfile: docker/Dockerfile:4: RUN --mount=type=secret" in result.stderr, result
+
+
+def test_check_steps_come_in_dependency_order(tmp_path: Path) -> None:
+    erlang = {"otp": "26.2.5", "checks": ["cover", "ct", "xref", "eunit"]}
+    project = _project(tmp_path, {"erlang": erlang, "cloudbuild": {"run_checks": True}})
+    steps = _config(cloudbuild.render(project), project)["steps"]
+    assert [s["id"] for s in steps] == ["compile", "xref", "eunit", "ct", "cover", "image"]
+
+
+@pytest.mark.parametrize("name", ["buildx", "run-checks", "user-dockerfile"])
+def test_cigen_validate_runs_the_stricter_check(name: str, tmp_path: Path,
+                                                run_line: Callable[..., Result]) -> None:
+    _project(tmp_path, VARIANTS[name])
+    result = run_line(f"cigen validate -c {tmp_path / 'cigen.yaml'}")
+    assert result.code == 0, result
+    assert "valid" in result.stdout

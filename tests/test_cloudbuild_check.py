@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import json
 import subprocess
+from importlib import resources
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cigen import yamlio
+from cigen import schema, yamlio
+from cigen.model import Project
+from cigen.targets import cloudbuild
 from cigen.targets import substitutions as subst
-from cigen.targets.cloudbuild import check_output
+from cigen.targets.cloudbuild import check_text
 
 KANIKO = "gcr.io/kaniko-project/executor:v1.24.0"
 GOOD = {
@@ -21,7 +26,7 @@ GOOD = {
 
 def _check(**changes: object) -> list[str]:
     data = {**GOOD, **changes}
-    return check_output(yamlio.dump(data), available={"ci/Dockerfile.cb"})
+    return check_text(yamlio.dump(data), available={"ci/Dockerfile.cb"})
 
 
 def test_a_good_config_passes() -> None:
@@ -33,9 +38,9 @@ BROKEN = {
     "undefined": ({"substitutions": {}}, "steps[0].args[1]: $_B is not defined"),
     "unused": ({"substitutions": {"_B": "x", "_C": "y"}}, "substitutions._C: is never used"),
     "not-user-key": ({"substitutions": {"_B": "x", "B": "y"}}, "substitutions.B: a user"),
-    "latest": ({"steps": [{**GOOD["steps"][0], "name": "gcr.io/kaniko-project/executor:latest"}]},  # type: ignore[dict-item]
+    "latest": ({"steps": [{**GOOD["steps"][0], "name": "gcr.io/kaniko-project/executor:latest"}]},
                "steps[0].name: \"gcr.io/kaniko-project/executor:latest\" is :latest"),
-    "untagged": ({"steps": [{**GOOD["steps"][0], "name": "gcr.io/kaniko-project/executor"}]},  # type: ignore[dict-item]
+    "untagged": ({"steps": [{**GOOD["steps"][0], "name": "gcr.io/kaniko-project/executor"}]},
                  "steps[0].name: \"gcr.io/kaniko-project/executor\" has no tag"),
     "dynamic": ({"substitutions": {"_B": "gcr.io/$PROJECT_ID/erlang:26"}},
                 "substitutions._B: names a substitution, which expands only with"),
@@ -45,9 +50,9 @@ BROKEN = {
     "long": ({"timeout": "90000s"}, "timeout: \"90000s\""),
     "destination": ({"steps": [{"name": KANIKO, "args": ["--destination=gcr.io/p/App:$_B"]}]},
                     "steps[0].args[0]: \"gcr.io/p/App:$_B\" is not an image reference"),
-    "wait": ({"steps": [{**GOOD["steps"][0], "waitFor": ["compile"]}]},  # type: ignore[dict-item]
+    "wait": ({"steps": [{**GOOD["steps"][0], "waitFor": ["compile"]}]},
              "steps[0].waitFor: \"compile\" is no earlier step id"),
-    "secret-undefined": ({"steps": [{**GOOD["steps"][0], "secretEnv": ["TOKEN"]}]},  # type: ignore[dict-item]
+    "secret-undefined": ({"steps": [{**GOOD["steps"][0], "secretEnv": ["TOKEN"]}]},
                          "steps[0].secretEnv: TOKEN is not in availableSecrets"),
     "secret-unused": ({"availableSecrets": {"secretManager": [
         {"versionName": "projects/p/secrets/t/versions/1", "env": "TOKEN"}]}},
@@ -55,7 +60,7 @@ BROKEN = {
     "account": ({"serviceAccount": "projects/p/serviceAccounts/a@p.iam.gserviceaccount.com"},
                 "options.logging: a build with serviceAccount needs logging"),
     "machine": ({"options": {"machineType": "HUGE"}}, "options.machineType: HUGE is not one of"),
-    "dockerfile": ({"steps": [{**GOOD["steps"][0],  # type: ignore[dict-item]
+    "dockerfile": ({"steps": [{**GOOD["steps"][0],
                                "args": ["--dockerfile=./Dockerfile.cb", "--build-arg=B=$_B"]}]},
                    "steps[0].args[0]: Dockerfile.cb is not in this render"),
     "builtin": ({"steps": [{"name": KANIKO, "args": ["--build-arg=B=$_B", "$HOME"]}]},
@@ -67,7 +72,8 @@ BROKEN = {
 def test_a_broken_config_is_reported(case: str) -> None:
     changes, expected = BROKEN[case]
     found = _check(**changes)
-    assert len(found) == 1 and found[0].startswith(f"cloudbuild.yaml: {expected}"), found
+    assert len(found) == 1, found
+    assert found[0].startswith(f"cloudbuild.yaml: {expected}"), found
 
 
 def test_escaped_dollars_and_allow_loose_are_respected() -> None:
@@ -77,9 +83,9 @@ def test_escaped_dollars_and_allow_loose_are_respected() -> None:
 
 
 def test_not_a_config() -> None:
-    assert check_output("- a\n- b\n") == ["cloudbuild.yaml: (top level): is not a mapping"]
-    assert check_output("steps: []\n")[0].startswith("cloudbuild.yaml: steps: a build needs")
-    assert check_output("steps: [\n")[0].startswith("cloudbuild.yaml: not valid YAML")
+    assert check_text("- a\n- b\n") == ["cloudbuild.yaml: (top level): is not a mapping"]
+    assert check_text("steps: []\n")[0].startswith("cloudbuild.yaml: steps: a build needs")
+    assert check_text("steps: [\n")[0].startswith("cloudbuild.yaml: not valid YAML")
 
 
 def test_keys_follow_cloud_builds_template_syntax() -> None:
@@ -110,5 +116,58 @@ def test_the_tag_safe_value_yields_a_valid_tag(branch: str) -> None:
 
 
 def test_durations() -> None:
-    assert subst.seconds("1h30m") == 5400 and subst.seconds("45s") == 45
-    assert subst.is_go_duration("1h30m") and not subst.is_go_duration("8 hours")
+    assert subst.seconds("1h30m") == 5400
+    assert subst.seconds("45s") == 45
+    assert subst.is_go_duration("1h30m")
+    assert not subst.is_go_duration("8 hours")
+
+
+CHECKS = ("xref", "dialyzer", "eunit", "ct", "cover")
+
+
+@st.composite
+def descriptors(draw: st.DrawFn) -> dict[str, Any]:
+    checks = draw(st.lists(st.sampled_from(CHECKS), unique=True))
+    cb = {
+        "builder": draw(st.sampled_from(["kaniko", "buildx"])),
+        "run_checks": draw(st.booleans()),
+        "cache": draw(st.booleans()),
+        "tags": draw(st.lists(st.sampled_from(["$SHORT_SHA", "$REF_NAME", "v-${BUILD_ID}", "edge"]),
+                              unique=True)),
+    }
+    if draw(st.booleans()):
+        cb["timeout"] = draw(st.sampled_from(["1s", "20m", "1h30m", "24h"]))
+    if cb["run_checks"] and draw(st.booleans()):
+        cb["secrets"] = {"HEX_API_KEY": "projects/$PROJECT_ID/secrets/hex/versions/3"}
+    if draw(st.booleans()):
+        cb["substitutions"] = {"_REPO": "us-docker.pkg.dev/$PROJECT_ID/apps"}
+        cb["destination"] = "$_REPO/hello:$COMMIT_SHA"
+    return {
+        "version": 1, "name": "hello", "registry": "us-docker.pkg.dev/acme/apps",
+        "erlang": {"otp": "26.2.5", "checks": checks},
+        "publish": {"after": draw(st.lists(st.sampled_from(checks), unique=True)) if checks
+                    else []},
+        "cloudbuild": cb,
+    }
+
+
+def _vendored_schema() -> dict[str, Any]:
+    vendor = resources.files("check_jsonschema.builtin_schemas.vendor")
+    data: dict[str, Any] = json.loads((vendor / "cloudbuild.json").read_text("utf-8"))
+    return data
+
+
+@settings(max_examples=60, deadline=None)
+@given(descriptors())
+def test_any_combination_renders_a_config_cloud_build_accepts(raw: dict[str, Any]) -> None:
+    from jsonschema import Draft7Validator
+
+    assert list(schema.problems(raw, str)) == []
+    project = Project.create(schema.apply_defaults(raw))
+    assert cloudbuild.problems(project) == []
+    files = cloudbuild.render(project)
+    text = files["cloudbuild.yaml"]
+    validator = Draft7Validator(_vendored_schema())
+    errors = [e.message for e in validator.iter_errors(yamlio.load_plain(text))]
+    assert errors == []
+    assert cloudbuild.check_output(project, {**files, "Dockerfile": ""}) == []

@@ -40,7 +40,9 @@ def test_write_creates_folders_and_leaves_no_temp_files(tmp_path: Path) -> None:
 def test_mode_bits_scripts_are_executable_and_nothing_else(tmp_path: Path) -> None:
     files.write(OUTPUTS, tmp_path)
     modes = {rel: stat.S_IMODE((tmp_path / rel).stat().st_mode) for rel in OUTPUTS}
-    assert modes == {".circleci/config.yml": 0o644, "ci/build_images.sh": 0o755, "Dockerfile": 0o644}
+    assert modes == {
+        ".circleci/config.yml": 0o644, "ci/build_images.sh": 0o755, "Dockerfile": 0o644,
+    }
 
 
 def test_umask_is_respected(tmp_path: Path) -> None:

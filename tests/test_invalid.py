@@ -67,8 +67,10 @@ def test_spec_example_is_word_for_word() -> None:
 
 def test_versions_are_shown_as_written() -> None:
     text = (INVALID / "version_trailing_zero" / "expected-error.txt").read_text()
-    assert "26.10 is not a string" in text and '"26.10"' in text
-    assert "26.1 " not in text and "3.2 " not in text
+    assert "26.10 is not a string" in text
+    assert '"26.10"' in text
+    assert "26.1 " not in text
+    assert "3.2 " not in text
 
 
 def test_many_errors_reports_every_kind_at_once() -> None:
@@ -81,7 +83,9 @@ def test_many_errors_reports_every_kind_at_once() -> None:
 def test_missing_file(tmp_path: Path, run_line: Callable[..., Result]) -> None:
     result = run_line("cigen check -c nope.yaml", cwd=tmp_path)
     assert result.code == 2, result
-    assert result.stderr == "nope.yaml: no such file; run cigen where cigen.yaml is, or pass -c PATH\n"
+    assert result.stderr == (
+        "nope.yaml: no such file; run cigen where cigen.yaml is, or pass -c PATH\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -19,9 +19,10 @@ from cigen.dockerfile.kaniko import convert
 # Ignored: the paths each case's mounts provided (bind targets, cache and tmpfs targets,
 # everything under them, and the parent directories the builder creates for them), since
 # BuildKit keeps their content out of the image and the converted file cannot.
-# buildah 1.28 rejects COPY --link, RUN --network, tmpfs size= and sharing=private, so the original is
-# built without them (_for_buildah); they do not change the files. It has no heredocs, so heredoc cases build only the converted file and check
-# the files the heredocs specify.
+# buildah 1.28 rejects COPY --link, RUN --network, tmpfs size= and sharing=private, so
+# the original is built without them (_for_buildah); they do not change the files. It has
+# no heredocs either: heredoc cases build only the converted file and check the files the
+# heredocs specify (EXPECTED_FILES).
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ _SHEBANG = "#!/bin/sh\necho \"hello $1\" 'it'\\''s'\n"
 EXPECTED_FILES: dict[str, dict[str, tuple[str, int | None]]] = {
     "heredoc-run-simple": {
         "/greeting.txt": ("hello, world\n", None),
-        "/quotes.txt": ("it's 100% \"quoted\"\nback\\slash \\\nafter a blank line\n", None),
+        "/quotes.txt": ('it\'s 100% "quoted"\nback\\slash \\\nafter a blank line\n', None),
         "/quoted.txt": ("quoted delimiter, still run by the shell: world\n", None),
     },
     "heredoc-run-chomp": {
@@ -86,12 +87,11 @@ class Buildah:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.count = 0
+        self.storage = ["buildah", "--root", f"{root}/root", "--runroot", f"{root}/run"]
+        self.storage += ["--storage-driver", "vfs"]
 
     def __call__(self, *args: str) -> str:
-        command = [
-            "buildah", "--root", str(self.root / "root"), "--runroot", str(self.root / "run"),
-            "--storage-driver", "vfs", *args,
-        ]
+        command = [*self.storage, *args]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{' '.join(command)}\n{done.stdout}\n{done.stderr}"
         return done.stdout
@@ -101,8 +101,17 @@ class Buildah:
         tag = f"localhost/cigen-kaniko-test:{self.count}"
         path = self.root / f"Dockerfile.{self.count}"
         path.write_text(dockerfile)
-        self("build", "--isolation", "chroot", "--pull=never", "-f", str(path), "-t", tag,
-             str(context))
+        self(
+            "build",
+            "--isolation",
+            "chroot",
+            "--pull=never",
+            "-f",
+            f"{path}",
+            "-t",
+            tag,
+            f"{context}",
+        )
         return tag
 
 
@@ -123,9 +132,7 @@ def buildah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
     )
     tool("build", "--isolation", "chroot", "-t", BASE, str(context))
     yield tool
-    subprocess.run(["buildah", "--root", str(tool.root / "root"), "--runroot",
-                    str(tool.root / "run"), "--storage-driver", "vfs", "rm", "--all"],
-                   capture_output=True, check=False)
+    subprocess.run([*tool.storage, "rm", "--all"], capture_output=True, check=False)
 
 
 def _for_buildah(original: str) -> str:
@@ -141,7 +148,10 @@ def _context(name: str, tmp_path: Path) -> Path:
     return context if context.is_dir() else tmp_path
 
 
-def _snapshot(buildah: Buildah, tag: str, ignored: tuple[str, ...]) -> dict[str, tuple[object, ...]]:
+Entry = tuple[object, ...]
+
+
+def _snapshot(buildah: Buildah, tag: str, ignored: tuple[str, ...]) -> dict[str, Entry]:
     container = buildah("from", "--pull=never", tag).strip()
     try:
         root = Path(buildah("mount", container).strip())

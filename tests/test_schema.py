@@ -50,7 +50,8 @@ ALL = list(properties(SCHEMA))
 
 def test_the_walk_sees_nested_properties() -> None:
     seen = {path for path, _, _ in ALL}
-    assert {"erlang.otp", "erlang.services.[].health", "erlang.setup.*.[].run", "circleci.orbs"} <= seen
+    nested = {"erlang.otp", "erlang.services.[].health", "erlang.setup.*.[].run", "circleci.orbs"}
+    assert nested <= seen
 
 
 def test_every_property_has_a_description() -> None:
@@ -59,16 +60,19 @@ def test_every_property_has_a_description() -> None:
 
 def test_every_optional_property_documents_its_default() -> None:
     """A static `default`, or a computed one the description states ("Default: ...")."""
-    undocumented = [path for path, node, required in ALL
-                    if not required and "default" not in node and "Default:" not in node["description"]]
+    undocumented = [
+        path for path, node, required in ALL
+        if not required and "default" not in node and "Default:" not in node["description"]
+    ]
     assert undocumented == []
 
 
 @pytest.mark.parametrize(("path", "node"), [(p, n) for p, n, _ in ALL if "default" in n])
 def test_static_defaults_are_valid_values(path: str, node: dict[str, Any]) -> None:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-    errors = list(Draft202012Validator({**node, "$defs": SCHEMA["$defs"]}).iter_errors(node["default"]))
+    validator = Draft202012Validator({**node, "$defs": SCHEMA["$defs"]})
+    errors = list(validator.iter_errors(node["default"]))
     assert errors == []
 
 
@@ -94,8 +98,10 @@ def test_apply_defaults_fills_missing_keys_and_keeps_given_ones() -> None:
     assert json.dumps(given, sort_keys=True) == snapshot  # the input is not modified
     assert filled["publish"] == {"branches": [], "after": ["ct"]}
     assert filled["erlang"]["checks"] == ["xref", "dialyzer", "ct"]
-    assert filled["erlang"]["services"] == [{"name": "db", "image": "postgres:16", "env": {}, "ports": []}]
-    assert filled["image"]["os"] == "alpine" and "base" not in filled["image"]
+    db = {"name": "db", "image": "postgres:16", "env": {}, "ports": []}
+    assert filled["erlang"]["services"] == [db]
+    assert filled["image"]["os"] == "alpine"
+    assert "base" not in filled["image"]
     assert filled["targets"] == ["circleci", "github", "cloudbuild"]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from typing import NamedTuple
 
 from cigen.dockerfile import heredoc
 from cigen.dockerfile.context import Command, Context, flag_name
@@ -24,10 +25,9 @@ _ADD_ONLY = {
 }
 
 
-class _Flags:
-    def __init__(self) -> None:
-        self.kept: list[str] = []
-        self.parents = False
+class _Flags(NamedTuple):
+    kept: list[str]
+    parents: bool
 
 
 def convert_copy(ctx: Context, cmd: Command, stage: Stage) -> Stage:
@@ -48,16 +48,17 @@ def convert_copy(ctx: Context, cmd: Command, stage: Stage) -> Stage:
 
 
 def _flags(ctx: Context, cmd: Command, raw: tuple[str, ...]) -> _Flags:
-    flags = _Flags()
+    kept: list[str] = []
+    parents = False
     instruction = cmd.cmd.upper()
     for flag in raw:
         name, value = flag_name(flag)
         if name in _KEPT:
-            flags.kept.append(flag)
+            kept.append(flag)
         elif name == "--link":
             ctx.note(cmd, f"dropped {flag}: Kaniko ignores it and the files are the same")
         elif name == "--parents":
-            flags.parents = value.lower() in ("", "true", "1")
+            parents = value.lower() in ("", "true", "1")
         elif name == "--exclude":
             ctx.problem(
                 cmd,
@@ -69,7 +70,7 @@ def _flags(ctx: Context, cmd: Command, raw: tuple[str, ...]) -> _Flags:
             ctx.problem(cmd, *_ADD_ONLY[name])
         else:
             ctx.problem(cmd, f"{instruction} {name} is not a flag Kaniko knows", "remove it")
-    return flags
+    return _Flags(kept, parents)
 
 
 def _check_git(ctx: Context, cmd: Command) -> None:
@@ -134,7 +135,9 @@ def _heredoc_copy(ctx: Context, cmd: Command, parts: Parts, kept: list[str], sta
         return
     dest = cmd.value[-1]
     into_dir = len(contents) > 1 or dest.endswith("/")
-    files = [(posixpath.join(dest, name) if into_dir else dest, text or "") for name, text in contents]
+    files = [
+        (posixpath.join(dest, name) if into_dir else dest, text or "") for name, text in contents
+    ]
     mode, chown = options.get("--chmod", "644"), options.get("--chown")
     steps = [heredoc.write_files_command(files, mode, chown, ctx.escape, ctx.newline)]
     _write_heredoc_run(ctx, cmd, parts, steps, stage)

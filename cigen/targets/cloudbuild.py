@@ -8,13 +8,13 @@ from cigen.schema import Problem
 from cigen.targets import cloudbuild_steps as build
 from cigen.targets import substitutions as subst
 from cigen.targets.base import MARKER, Files, banner
-from cigen.targets.cloudbuild_check import check_output, check_render
+from cigen.targets.cloudbuild_check import check_output, check_text
 from cigen.targets.cloudbuild_problems import descriptor_problems
 
 if TYPE_CHECKING:
     from cigen.dockerfile.kaniko import Conversion
 
-__all__ = ["GCLOUDIGNORE", "check_output", "check_render", "config", "problems", "render"]
+__all__ = ["GCLOUDIGNORE", "check_output", "check_text", "config", "problems", "render"]
 
 GCLOUDIGNORE = ".gcloudignore"
 # gcloud uploads everything not listed: build output and local state stay home.
@@ -108,7 +108,8 @@ def gcloudignore(project: Project) -> str:
         ("other CI services' files", _CI),
     ]
     if project.image.keep_git:
-        sections.append((".git is uploaded: the release version comes from git (keep_git)", ()))
+        why = "the release version comes from git (image.keep_git)"
+        sections.append((f".git is uploaded: {why}", ()))
     else:
         sections.append(("git history (image.keep_git is false)", (".git", ".gitignore")))
     body = "\n".join(f"# {title}\n" + "".join(f"{p}\n" for p in names) for title, names in sections)

@@ -18,8 +18,8 @@ _DOCKERFILE_FLAGS = ("dockerfile", "file")  # Kaniko's and buildx's
 _PUSH_FLAGS = ("destination", "tag")
 
 
-def check_output(text: str, available: Collection[str] | None = None,
-                 path: str = "cloudbuild.yaml") -> list[str]:
+def check_text(text: str, available: Collection[str] | None = None,
+               path: str = "cloudbuild.yaml") -> list[str]:
     """Problems in a rendered Cloud Build config, as `path: where: what` lines.
 
     `available`: the files a build of this render has; each Dockerfile a step names must be one.
@@ -42,15 +42,15 @@ def check_output(text: str, available: Collection[str] | None = None,
     return [f"{path}: {where}: {what}" for where, what in found]
 
 
-def check_render(project: Project, files: Mapping[str, str]) -> list[str]:
-    """check_output on the config in `files` (a render), if the cloudbuild target is in it."""
+def check_output(project: Project, files: Mapping[str, str]) -> list[str]:
+    """check_text on the config in `files` (a render), if the cloudbuild target is in it."""
     text = files.get(project.cloudbuild.file)
     if text is None:
         return []
     available = set(files)
     if not project.image.generate:
         available.add(project.image.dockerfile)  # the user's own, read by the loader
-    return check_output(text, available, project.cloudbuild.file)
+    return check_text(text, available, project.cloudbuild.file)
 
 
 def _shape(data: Any) -> Found:

@@ -13,6 +13,8 @@ BaseArgs = Sequence[tuple[str, str]]
 IMAGE_STEP = "image"
 COMPILE_STEP = "compile"
 BUILDER_STEP = "buildx-builder"
+# Steps come in this order whatever erlang.checks says: a step may wait only for earlier ones.
+_ORDER = ("xref", "dialyzer", "eunit", "ct", "cover")
 _TEST_PROFILE = ("eunit", "ct")  # both build into _build/test, so they must not run at once
 _COVERED = ("eunit", "ct")  # `rebar3 cover` reads the coverdata these write with --cover
 
@@ -83,8 +85,12 @@ def buildx_step(project: Project) -> Step:
     return {"name": cb.docker_image, "args": [*args, "--push", "."]}
 
 
+def _ordered(checks: Sequence[str]) -> list[str]:
+    return sorted(checks, key=_ORDER.index)
+
+
 def _image_waits(project: Project) -> list[str]:
-    waits = [check for check in project.erlang.checks if check in project.publish.after]
+    waits = [check for check in _ordered(project.erlang.checks) if check in project.publish.after]
     if project.cloudbuild.builder == "buildx":
         waits.append(BUILDER_STEP)
     return waits or ["-"]
@@ -92,7 +98,7 @@ def _image_waits(project: Project) -> list[str]:
 
 def check_steps(project: Project) -> list[Step]:
     """compile, then each check after its setup steps, wired with waitFor."""
-    checks = project.erlang.checks
+    checks = _ordered(project.erlang.checks)
     out = [_rebar3(project, COMPILE_STEP, ["compile"], None)]
     previous_test = COMPILE_STEP
     for check in checks:

@@ -46,7 +46,8 @@ def triggers(project: Project) -> dict[str, Any]:
 
 
 def _uses(data: dict[str, Any]) -> list[str]:
-    return [step["uses"] for job in data["jobs"].values() for step in job["steps"] if "uses" in step]
+    steps = [step for job in data["jobs"].values() for step in job["steps"]]
+    return [step["uses"] for step in steps if "uses" in step]
 
 
 def _cache_comments(project: Project) -> dict[str, str]:

@@ -10,8 +10,8 @@ IMAGE_TIMEOUT = 60  # minutes: a cold build compiles every dependency in the bui
 # Repository variables (not secrets: neither value is confidential) for Workload Identity.
 GCP_PROVIDER_VAR = "GCP_WORKLOAD_IDENTITY_PROVIDER"
 GCP_ACCOUNT_VAR = "GCP_SERVICE_ACCOUNT"
-USERNAME_SECRET = "REGISTRY_USERNAME"
-PASSWORD_SECRET = "REGISTRY_PASSWORD"
+USERNAME_SECRET = "REGISTRY_USERNAME"  # noqa: S105 (the secret's name, not its value)
+PASSWORD_SECRET = "REGISTRY_PASSWORD"  # noqa: S105 (the secret's name, not its value)
 PUBLISH_VAR = "PUBLISH"
 PUBLISHES = f"env.{PUBLISH_VAR} == 'true'"
 TAGS = "type=sha,format=long,prefix=\ntype=ref,event=branch\ntype=semver,pattern={{version}}\n"

@@ -56,18 +56,25 @@ def line_of(key: str, value: Any) -> str:
     return dump({key: value}).rstrip("\n")
 
 
-_ENTRY = re.compile(r"^\s*(?:- )?(.*)$")
+_ENTRY = re.compile(r"^( *)((?:- )?)(.*)$")
+_BLOCK_START = re.compile(r"(?:^|: |- )[|>][-+]?$")  # the line opens a literal/folded scalar
 
 
 def annotate(text: str, comments: Mapping[str, str]) -> str:
     """Append ` # comment` to each line whose entry (indent and `- ` removed) is a key of comments.
 
-    Comments cannot travel through `dump`; whole entries are matched, so a value that only
-    contains a key is never touched.
+    Comments cannot travel through `dump`; whole entries are matched, never text inside a block
+    scalar (a `run:` script), so a value that only contains a key is never touched.
     """
-    lines = []
+    lines, block = [], -1  # column of the key whose block scalar is being read
     for line in text.split("\n"):
         match = _ENTRY.match(line)
-        comment = comments.get(match.group(1)) if match else None
+        assert match is not None  # the pattern matches any line
+        indent, entry = len(match.group(1)), match.group(3)
+        if block >= 0 and (indent > block or not line.strip()):
+            lines.append(line)
+            continue
+        block = indent + len(match.group(2)) if _BLOCK_START.search(entry) else -1
+        comment = comments.get(entry)
         lines.append(f"{line} # {comment}" if comment else line)
     return "\n".join(lines)
