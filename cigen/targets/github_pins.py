@@ -56,8 +56,15 @@ def line_of(key: str, value: Any) -> str:
     return dump({key: value}).rstrip("\n")
 
 
-_ENTRY = re.compile(r"^( *)((?:- )?)(.*)$")
-_BLOCK_START = re.compile(r"(?:^|: |- )[|>][-+]?$")  # the line opens a literal/folded scalar
+_BLOCK_START = re.compile(r"(?:^|: |- )[|>][-+]?$")  # the entry opens a literal/folded scalar
+
+
+def _entry(line: str) -> tuple[int, int, str]:
+    """(indent, column of the entry, the entry): `  - uses: x` is (2, 4, "uses: x")."""
+    stripped = line.lstrip(" ")
+    indent = len(line) - len(stripped)
+    dash = 2 if stripped.startswith("- ") else 0
+    return indent, indent + dash, stripped[dash:]
 
 
 def annotate(text: str, comments: Mapping[str, str]) -> str:
@@ -68,13 +75,11 @@ def annotate(text: str, comments: Mapping[str, str]) -> str:
     """
     lines, block = [], -1  # column of the key whose block scalar is being read
     for line in text.split("\n"):
-        match = _ENTRY.match(line)
-        assert match is not None  # the pattern matches any line
-        indent, entry = len(match.group(1)), match.group(3)
+        indent, column, entry = _entry(line)
         if block >= 0 and (indent > block or not line.strip()):
             lines.append(line)
             continue
-        block = indent + len(match.group(2)) if _BLOCK_START.search(entry) else -1
+        block = column if _BLOCK_START.search(entry) else -1
         comment = comments.get(entry)
         lines.append(f"{line} # {comment}" if comment else line)
     return "\n".join(lines)

@@ -112,13 +112,14 @@ def split_ref(ref: str) -> tuple[str, str | None, str | None]:
 
 def reference_problem(text: str, *, pushed: bool) -> str | None:
     """Why `text` (substitutions read as placeholders) is no image reference to pull or push."""
-    from cigen.schema import schema
+    from cigen import refs
 
-    filled = fill(text)
-    if not re.fullmatch(schema()["$defs"]["imageRef"]["pattern"], filled):
+    try:
+        ref = refs.parse(fill(text))
+    except ValueError:
         example = "gcr.io/project/app:$COMMIT_SHA" if pushed else "erlang:26.2.5-alpine"
         return f'"{text}" is not an image reference such as {example}'
-    _, tag, digest = split_ref(filled)
+    tag, digest = ref.tag, ref.digest
     if pushed and digest:
         return f'"{text}" names a digest; a pushed image needs a tag'
     if tag is None and digest is None:
