@@ -19,4 +19,4 @@ def publishing(project: Project) -> str:
         refs = [f"github.ref == 'refs/heads/{branch}'" for branch in project.publish.branches]
     else:
         refs = ["startsWith(github.ref, 'refs/heads/')"]
-    return "github.event_name == 'push'"
+    return f"github.event_name == 'push' && ({' || '.join([*refs, tags])})"
