@@ -64,7 +64,10 @@ def pin(config: Path, check: bool = False, keep_going: bool = False, actions: bo
     project = load_descriptor(config)
     text = files.read(config.parent, config.name) or ""
     tree = load_rt(text)
-    found = list(sites(tree, project))
+    try:
+        found = list(sites(tree, project))
+    except _Unparsable as e:
+        raise CigenError(f"{_where(config, e.site)}: {e}") from e
     registry = registry or Registry(client, docker_auths(env))
     if check:
         return _check(config, found, registry, keep_going)
@@ -116,8 +119,18 @@ def _defaults(project: Project) -> list[tuple[Key, str]]:
     return out
 
 
+class _Unparsable(Exception):
+    def __init__(self, site: Site, why: str) -> None:
+        super().__init__(why)
+        self.site = site
+
+
 def _site(key: Key, text: str, at: tuple[int, int] | None) -> Site:
-    return Site(key, text, refs.parse(text), at)
+    try:
+        return Site(key, text, refs.parse(text), at)
+    except ValueError as e:
+        # The schema is looser than registries in a few corners (e.g. `a_b.c/app`).
+        raise _Unparsable(Site(key, text, refs.ImageRef(text, "", "", None, None), at), str(e)) from e
 
 
 def _written(key: Key, mapping: Any, name: str) -> Site:

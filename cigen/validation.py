@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from importlib import resources
@@ -46,10 +47,32 @@ def _vendored(name: str) -> dict[str, Any]:
 
 
 def _schema_errors(schema: dict[str, Any], data: Any) -> Iterator[str]:
-    from jsonschema import validators
     from jsonschema.exceptions import best_match
 
-    validator = validators.validator_for(schema)(schema)
+    validator = _ecma_validator(schema)
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
         shown = best_match([error]) if error.context else error
         yield f"{error.json_path}: {shown.message}"
+
+
+def _ecma_validator(schema: dict[str, Any]) -> Any:
+    """A validator whose patterns are ECMA-262 regexes (the vendored schemas use `\\p{...}`)."""
+    import regress
+    from jsonschema import ValidationError, validators
+
+    compiled = functools.lru_cache(maxsize=None)(lambda p: regress.Regex(p, flags="u"))
+
+    def pattern(validator: Any, regex: str, instance: Any, _: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and compiled(regex).find(instance) is None:
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    def pattern_properties(validator: Any, props: Any, instance: Any, _: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "object"):
+            for regex, sub in props.items():
+                for key, value in instance.items():
+                    if compiled(regex).find(key) is not None:
+                        yield from validator.descend(value, sub, path=key, schema_path=regex)
+
+    base = validators.validator_for(schema)
+    extended = validators.extend(base, {"pattern": pattern, "patternProperties": pattern_properties})
+    return extended(schema)

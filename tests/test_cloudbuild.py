@@ -260,44 +260,6 @@ def test_rendering_is_deterministic(name: str) -> None:
     assert cloudbuild.render(load_descriptor(config)) == cloudbuild.render(load_descriptor(config))
 
 
-BAD_INPUTS = {
-    "cache_ttl": ("  cache_ttl: 8 hours\n",
-                  '3:14: cloudbuild.cache_ttl: "8 hours" is not a duration'),
-    "key": ("  substitutions:\n    BASE: x\n", "4:5: cloudbuild.substitutions.BASE:"),
-    "undefined": ("  destination: us.gcr.io/$PROJECT_ID/hello:$_VERSION\n",
-                  "3:16: cloudbuild.destination: $_VERSION is not defined"),
-    "not-a-ref": ("  destination: us.gcr.io/$PROJECT_ID/Hello World\n",
-                  '3:16: cloudbuild.destination: "us.gcr.io/$PROJECT_ID/Hello World" is not an'),
-    "latest": ("  kaniko_image: gcr.io/kaniko-project/executor:latest\n",
-               '3:17: cloudbuild.kaniko_image: "gcr.io/kaniko-project/executor:latest" is :latest'),
-    "untagged": ("  kaniko_image: gcr.io/kaniko-project/executor\n",
-                 "3:17: cloudbuild.kaniko_image: \"gcr.io/kaniko-project/executor\" has no tag"),
-    "unused": ("  substitutions:\n    _SPARE: x\n",
-               "4:5: cloudbuild.substitutions._SPARE: is never used"),
-    "literal-dollar": ("  destination: us.gcr.io/p/hello:$tag$HOME\n",
-                       "3:16: cloudbuild.destination: $HOME is no Cloud Build substitution"),
-    "digest": ("  destination: us.gcr.io/p/hello@sha256:" + "a" * 64 + "\n", "names a digest"),
-    "secrets": ("  secrets:\n    TOKEN: projects/p/secrets/t/versions/1\n",
-                "4:5: cloudbuild.secrets: only run_checks steps get secrets"),
-    "both-refs": ("  tags: [$BRANCH_NAME, $TAG_NAME]\n",
-                  "3:9: cloudbuild.tags: uses $BRANCH_NAME and"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_exits_2_with_its_line(case: str, tmp_path: Path,
-                                         run_line: Callable[..., Result]) -> None:
-    body, expected = BAD_INPUTS[case]
-    rest = 'name: hello\nregistry: us.gcr.io/p\nerlang: {otp: "26.2.5"}\n'
-    text = "version: 1\ncloudbuild:\n" + body + rest
-    (tmp_path / "cigen.yaml").write_text(text)
-    result = run_line(f"cigen render cloudbuild -c {tmp_path / 'cigen.yaml'}")
-    assert result.code == 2, result
-    assert expected in result.stderr, result
-    assert f"{tmp_path / 'cigen.yaml'}:" in result.stderr
-    assert not (tmp_path / "cloudbuild.yaml").exists()
-
-
 def test_unconvertible_user_dockerfile_names_its_line(tmp_path: Path,
                                                        run_line: Callable[..., Result]) -> None:
     _project(tmp_path, VARIANTS["user-dockerfile"])

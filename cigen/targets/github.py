@@ -25,7 +25,7 @@ def workflow(project: Project) -> dict[str, Any]:
     """The workflow as plain data (comments are added to its text by `render`)."""
     jobs = check_jobs(project)
     ids = job_ids(project.erlang.checks)
-    needs = list(dict.fromkeys(ids[check] for check in project.publish.after))[:1]
+    needs = list(dict.fromkeys(ids[check] for check in project.publish.after))
     return {
         "name": "CI",
         "on": triggers(project),
