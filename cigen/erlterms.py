@@ -60,7 +60,8 @@ def _tokens(text: str) -> Iterator[_Tok]:
     pos, line = 0, 1
     while pos < len(text):
         match = _TOKEN.match(text, pos)
-        assert match is not None  # `other` matches any character
+        if match is None:  # cannot happen: `other` matches any character
+            break
         kind = match.lastgroup or ""
         if kind != "skip":
             yield _Tok(kind, match.group(), line)

@@ -55,7 +55,8 @@ def _cache_comments(project: Project) -> dict[str, str]:
     # cache; these jobs publish nothing, and on tags (releases) restore nothing.
     if not any("release" in branch.lower() for branch in project.publish.branches):
         return {}
-    reason = "zizmor: ignore[cache-poisoning] -- a test job; publishes nothing"
+    reason = ("zizmor: ignore[cache-poisoning] -- test job: publishes nothing, "
+              "restores no cache on tags")
     return {line_of("lookup-only", LOOKUP_ONLY): reason}
 
 
