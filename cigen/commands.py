@@ -4,14 +4,20 @@ import shlex
 import sys
 from pathlib import Path
 
-from cigen import files, targets
-from cigen.descriptor import load_descriptor
+from typing import TYPE_CHECKING
+
 from cigen.errors import CigenError
-from cigen.model import Project
-from cigen.targets.base import Files
+
+if TYPE_CHECKING:
+    from cigen import files
+    from cigen.model import Project
+    from cigen.targets.base import Files
 
 
 def _plan(config: Path, names: list[str]) -> tuple[Project, Files]:
+    from cigen import targets
+    from cigen.descriptor import load_descriptor
+
     project = load_descriptor(config, tuple(names))
     chosen = targets.selected(project, names)
     if "dockerfile" in chosen and not project.image.generate:
@@ -23,6 +29,8 @@ def _plan(config: Path, names: list[str]) -> tuple[Project, Files]:
 
 
 def render(config: Path, names: list[str], force: bool = False) -> int:
+    from cigen import files
+
     _, planned = _plan(config, names)
     changed = files.write(planned, config.parent, force=force)
     for path in changed:
@@ -33,8 +41,18 @@ def render(config: Path, names: list[str], force: bool = False) -> int:
 
 
 def check(config: Path, names: list[str]) -> int:
-    _, planned = _plan(config, names)
+    from cigen import checkcache
+
+    if checkcache.current(config, names):
+        return 0
+    from cigen import files
+
+    project, planned = _plan(config, names)
     found = files.drift(planned, config.parent)
+    if not found:
+        inputs = [] if project.image.generate else [project.image.dockerfile]
+        outputs = {path: files.executable(path) for path in planned}
+        checkcache.store(config, names, inputs, outputs)
     for d in found:
         print(f"{d.path}: {_drift_text(d)}", file=sys.stderr)
         sys.stderr.write(d.diff)
@@ -71,6 +89,7 @@ def validate(config: Path) -> int:
 
 
 def kaniko(dockerfile: Path, out: Path | None) -> int:
+    from cigen import files
     from cigen.dockerfile.kaniko import convert
 
     shown = str(dockerfile)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 # Just enough of Erlang's term syntax to read rebar.config (`file:consult/1` files): never eval.
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<skip>\s+|%[^\n]*)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<quoted>'(?:[^'\\]|\\.)*')
@@ -17,8 +18,20 @@ _TOKEN = re.compile(r"""
   | (?P<end>\.(?=\s|%|$))
   | (?P<punct>\#\{|<<|>>|=>|:=|[{}\[\](),|])
   | (?P<other>.)
-""", re.VERBOSE)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "s": " ", "e": "\x1b", "d": "\x7f", "b": "\b", "f": "\f", "v": "\v"}
+""",
+    re.VERBOSE,
+)
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "s": " ",
+    "e": "\x1b",
+    "d": "\x7f",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
 _CLOSE = {"{": "}", "[": "]", "#{": "}", "<<": ">>"}
 
 
@@ -44,7 +57,7 @@ class _Tok:
 
 
 def consult(text: str) -> list[Any]:
-    """The terms of a rebar.config-style file: one per `Term.`; a term that cannot be read is skipped."""
+    """The terms of a rebar.config-style file, one per `Term.`; unreadable terms are skipped."""
     terms: list[Any] = []
     for chunk in _statements(_tokens(text)):
         try:
@@ -125,7 +138,9 @@ def _collection(toks: list[_Tok], i: int) -> tuple[Any, int]:
         if toks[i].text == ",":
             i += 1
         elif toks[i].text != _CLOSE[opener]:
-            raise ErlangSyntaxError(toks[i].line, f"expected , or {_CLOSE[opener]}, found {toks[i].text!r}")
+            raise ErlangSyntaxError(
+                toks[i].line, f"expected , or {_CLOSE[opener]}, found {toks[i].text!r}"
+            )
     return _build(opener, items), i + 1
 
 

@@ -13,7 +13,9 @@ DEFAULT_OTP = "26.2.5"
 _VERSION = re.compile(r"^[0-9]+(?:\.[0-9]+)*$")
 _TOOL_VERSIONS = re.compile(r"^erlang[ \t]+([0-9]+(?:\.[0-9]+)*)[ \t]*(?:#.*)?$", re.MULTILINE)
 _ERLANG_IMAGE = re.compile(r"\berlang:([0-9]+(?:\.[0-9]+)*)([-\w.]*)")
-_GITHUB_OWNER = re.compile(r"github\.com(?::[0-9]+)?[:/]+([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/")
+_GITHUB_OWNER = re.compile(
+    r"(?:^|[@/.])github\.com(?::[0-9]+)?[:/]+([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/"
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -50,11 +52,18 @@ def infer(root: Path) -> Findings:
         otp=_otp(root),
         os=_os(root),
         registry=_registry(root),
-        user_dockerfile=(root / "Dockerfile").is_file(),
+        user_dockerfile=_user_file(root / "Dockerfile"),
         targets=_targets(root),
         apps=apps,
         umbrella=bool(list(root.glob("apps/*/src/*.app.src"))),
     )
+
+
+def _user_file(path: Path) -> bool:
+    # A Dockerfile cigen wrote (an earlier descriptor's) is not the user's own.
+    from cigen.files import is_generated
+
+    return path.is_file() and not is_generated(_read(path))
 
 
 def _read(path: Path) -> str:
@@ -66,11 +75,18 @@ def _read(path: Path) -> str:
 
 def _release(terms: list[Any]) -> tuple[Any, Any] | None:
     # The first release in the top-level relx section, else in a profile's relx section.
-    sections = [_get(terms, "relx")] + [_get(opts, "relx") for _, opts in _pairs(_get(terms, "profiles"))]
+    sections = [_get(terms, "relx")] + [
+        _get(opts, "relx") for _, opts in _pairs(_get(terms, "profiles"))
+    ]
     for section in sections:
         for entry in section if isinstance(section, list) else ():
-            if isinstance(entry, tuple) and len(entry) >= 3 and entry[0] == "release" \
-                    and isinstance(entry[1], tuple) and len(entry[1]) == 2:
+            if (
+                isinstance(entry, tuple)
+                and len(entry) >= 3
+                and entry[0] == "release"
+                and isinstance(entry[1], tuple)
+                and len(entry[1]) == 2
+            ):
                 return entry[1][0], entry[1][1]
     return None
 
@@ -103,17 +119,14 @@ def _atom_name(text: str) -> str:
 
 
 def _from_git(release: tuple[Any, Any] | None, app_srcs: list[Path]) -> Fact:
-    for path in app_srcs:
+    if release is not None and _vsn_from_git(release[1]):
+        return Fact(True, f"rebar.config relx release version {_show(release[1])}")
+    for path in app_srcs:  # an app's {vsn, git} runs git too, whatever the release says
         for term in consult(_read(path)):
             if isinstance(term, tuple) and len(term) == 3 and _vsn_from_git(_get(term[2], "vsn")):
                 return Fact(True, f"{path.name}: {{vsn, git}}")
-    if release is None:
-        return Fact(None)
-    vsn = release[1]
-    if _vsn_from_git(vsn):
-        return Fact(True, f"rebar.config relx release version {_show(vsn)}")
-    if isinstance(vsn, str) and not isinstance(vsn, Atom):
-        return Fact(False, f'rebar.config relx release version "{vsn}"')
+    if release is not None and isinstance(release[1], str) and not isinstance(release[1], Atom):
+        return Fact(False, f'rebar.config relx release version "{release[1]}"')
     return Fact(None)
 
 
@@ -190,22 +203,34 @@ def _registry(root: Path) -> Fact:
     try:
         url = subprocess.run(  # noqa: S603
             ["git", "-C", str(root), "config", "--get", "remote.origin.url"],  # noqa: S607
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         url = ""
+    return registry_from_remote(url)
+
+
+def registry_from_remote(url: str) -> Fact:
+    """ghcr.io/<owner> for a GitHub remote in any of its URL forms; a placeholder otherwise."""
     owner = _GITHUB_OWNER.search(url)
     if owner:
         # Printed, so never the URL itself: an https remote may carry a token.
-        return Fact(f"ghcr.io/{owner.group(1).lower()}", f"git remote origin (github.com/{owner.group(1)})")
+        return Fact(
+            f"ghcr.io/{owner.group(1).lower()}", f"git remote origin (github.com/{owner.group(1)})"
+        )
     return Fact("ghcr.io/your-org")
 
 
 def _targets(root: Path) -> Fact:
     found = {
-        "circleci": (root / ".circleci" / "config.yml").is_file(),
-        "github": bool(_workflows(root)),
-        "cloudbuild": (root / "cloudbuild.yaml").is_file(),
+        "circleci": ".circleci/config.yml" if (root / ".circleci" / "config.yml").is_file() else "",
+        "github": ".github/workflows" if _workflows(root) else "",
+        "cloudbuild": "cloudbuild.yaml" if (root / "cloudbuild.yaml").is_file() else "",
     }
-    chosen = tuple(name for name, present in found.items() if present)
-    return Fact(chosen, "CI files found: " + ", ".join(chosen)) if chosen else Fact(None)
+    chosen = {name: path for name, path in found.items() if path}
+    if not chosen:
+        return Fact(None)
+    return Fact(tuple(chosen), "the CI this repository uses now: " + ", ".join(chosen.values()))

@@ -2,22 +2,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cigen import files, pin_edit, refs, schema
+from cigen import files, pin_edit
 from cigen.descriptor import load_descriptor
 from cigen.errors import CigenError, RemoteError, RenderError
-from cigen.model import Project
-from cigen.refs import ImageRef
+from cigen.pin_sites import Site, Unparsable, sites
 from cigen.registry import Registry, docker_auths
 from cigen.remote import Client
 from cigen.yamlio import load_rt
 
-Key = tuple[str | int, ...]
-_IMAGE_REF = "#/$defs/imageRef"
 # The comment on a key that `pin` adds: once written, the value stops following its defaults.
 _ADDED_NOTE = {
     "base": "pinned default: no longer follows erlang.otp or image.os",
@@ -27,31 +23,21 @@ _ADDED_NOTE = {
 }
 
 
-@dataclass(frozen=True)
-class Site:
-    """An image reference of the descriptor; `at` is where its value is written, None: a default."""
-
-    key: Key
-    text: str
-    ref: ImageRef
-    at: tuple[int, int] | None
-
-    @property
-    def dotted(self) -> str:
-        return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in self.key).lstrip(".")
-
-    @property
-    def tag_key(self) -> str:
-        return f"{self.ref.domain}/{self.ref.path}:{self.ref.tag or 'latest'}"
-
-
 Results = dict[str, str | RemoteError]  # tag_key -> digest, or why it did not resolve
 
 
-def pin(config: Path, check: bool = False, keep_going: bool = False, actions: bool = False, *,
-        client: Client | None = None, registry: Registry | None = None,
-        env: Mapping[str, str] | None = None, actions_file: Path | None = None,
-        github_api: str | None = None) -> int:
+def pin(
+    config: Path,
+    check: bool = False,
+    keep_going: bool = False,
+    actions: bool = False,
+    *,
+    client: Client | None = None,
+    registry: Registry | None = None,
+    env: Mapping[str, str] | None = None,
+    actions_file: Path | None = None,
+    github_api: str | None = None,
+) -> int:
     """Resolve the descriptor's image tags to digests and write `name:tag@digest` back into it."""
     env = os.environ if env is None else env
     client = client or Client()
@@ -59,95 +45,25 @@ def pin(config: Path, check: bool = False, keep_going: bool = False, actions: bo
         from cigen import pin_actions
 
         token = env.get("GITHUB_TOKEN") or None
-        return pin_actions.refresh(actions_file or pin_actions.packaged_file(), client, check,
-                                   keep_going, token, github_api or pin_actions.GITHUB_API)
+        return pin_actions.refresh(
+            actions_file or pin_actions.packaged_file(),
+            client,
+            check,
+            keep_going,
+            token,
+            github_api or pin_actions.GITHUB_API,
+        )
     project = load_descriptor(config)
     text = files.read(config.parent, config.name) or ""
     tree = load_rt(text)
     try:
         found = list(sites(tree, project))
-    except _Unparsable as e:
+    except Unparsable as e:
         raise CigenError(f"{_where(config, e.site)}: {e}") from e
     registry = registry or Registry(client, docker_auths(env))
     if check:
         return _check(config, found, registry, keep_going)
     return _pin(config, text, tree, found, registry, keep_going)
-
-
-def sites(tree: Any, project: Project) -> Iterator[Site]:
-    """Every image reference of the descriptor, then the defaulted ones the outputs use."""
-    yield from _written_images(schema.schema(), tree, ())
-    cloudbuild = tree.get("cloudbuild") or {}
-    for name, value in (cloudbuild.get("substitutions") or {}).items():
-        if _is_image(str(name), value):
-            yield _written(("cloudbuild", "substitutions", str(name)), cloudbuild["substitutions"], name)
-    for key, value in _defaults(project):
-        if key[-1] not in (tree.get(str(key[0])) or {}):
-            yield _site(key, value, None)
-
-
-def _written_images(node: dict[str, Any], value: Any, key: Key) -> Iterator[Site]:
-    # Every key the schema types as an image reference, wherever it sits (lists included).
-    node = _deref(node)
-    if isinstance(value, dict):
-        for name, sub in node.get("properties", {}).items():
-            if name not in value:
-                continue
-            if sub.get("$ref") == _IMAGE_REF:
-                if isinstance(value[name], str):
-                    yield _written((*key, name), value, name)
-            else:
-                yield from _written_images(sub, value[name], (*key, name))
-    elif isinstance(value, list) and "items" in node:
-        for i, item in enumerate(value):
-            yield from _written_images(node["items"], item, (*key, i))
-
-
-def _deref(node: dict[str, Any]) -> dict[str, Any]:
-    ref = node.get("$ref")
-    return {**schema.schema()["$defs"][ref.rsplit("/", 1)[1]], **node} if ref else node
-
-
-def _defaults(project: Project) -> list[tuple[Key, str]]:
-    """Defaulted image references the outputs use; pin writes them out, pinned."""
-    out: list[tuple[Key, str]] = []
-    if project.image.generate or "cloudbuild" in project.targets:
-        out += [(("image", "base"), project.image.base), (("image", "runner"), project.image.runner)]
-    if "cloudbuild" in project.targets:
-        name = "docker_image" if getattr(project.cloudbuild, "builder", "kaniko") == "buildx" else "kaniko_image"
-        out.append((("cloudbuild", name), getattr(project.cloudbuild, name)))
-    return out
-
-
-class _Unparsable(Exception):
-    def __init__(self, site: Site, why: str) -> None:
-        super().__init__(why)
-        self.site = site
-
-
-def _site(key: Key, text: str, at: tuple[int, int] | None) -> Site:
-    try:
-        return Site(key, text, refs.parse(text), at)
-    except ValueError as e:
-        # The schema is looser than registries in a few corners (e.g. `a_b.c/app`).
-        raise _Unparsable(Site(key, text, refs.ImageRef(text, "", "", None, None), at), str(e)) from e
-
-
-def _written(key: Key, mapping: Any, name: str) -> Site:
-    line, col = mapping.lc.value(name)
-    return _site(key, str(mapping[name]), (line, col))
-
-
-def _is_image(name: str, value: Any) -> bool:
-    # Substitutions hold other strings too (regions, paths); an image has a tag or digest, and a
-    # registry path or a key that says IMAGE. `$` values are Cloud Build's to expand, not ours.
-    if not isinstance(value, str) or "$" in value:
-        return False
-    try:
-        ref = refs.parse(value)
-    except ValueError:
-        return False
-    return bool(ref.tag or ref.digest) and ("IMAGE" in name or "/" in ref.name)
 
 
 def _resolve(registry: Registry, chosen: list[Site]) -> Results:
@@ -168,11 +84,16 @@ def _where(config: Path, site: Site) -> str:
 
 
 def _failures(config: Path, chosen: list[Site], results: Results) -> list[str]:
-    return [f"{_where(config, s)}: {results[s.tag_key]}" for s in chosen
-            if isinstance(results[s.tag_key], RemoteError)]
+    return [
+        f"{_where(config, s)}: {results[s.tag_key]}"
+        for s in chosen
+        if isinstance(results[s.tag_key], RemoteError)
+    ]
 
 
-def _pin(config: Path, text: str, tree: Any, found: list[Site], registry: Registry, keep_going: bool) -> int:
+def _pin(
+    config: Path, text: str, tree: Any, found: list[Site], registry: Registry, keep_going: bool
+) -> int:
     chosen = [s for s in found if s.ref.tag or not s.ref.digest]
     for s in found:
         if s not in chosen:
@@ -181,7 +102,11 @@ def _pin(config: Path, text: str, tree: Any, found: list[Site], registry: Regist
     failed = _failures(config, chosen, results)
     if failed and not keep_going:
         raise RemoteError("\n".join([*failed, f"{config}: unchanged; nothing written"]))
-    resolved = [(s, str(results[s.tag_key])) for s in chosen if not isinstance(results[s.tag_key], RemoteError)]
+    resolved = [
+        (s, str(results[s.tag_key]))
+        for s in chosen
+        if not isinstance(results[s.tag_key], RemoteError)
+    ]
     new_text = _edit(config, text, tree, resolved)
     for site, digest in resolved:
         print(_outcome(site, digest))
@@ -235,7 +160,9 @@ def _additions(resolved: list[tuple[Site, str]]) -> dict[str, list[str]]:
     for site, digest in resolved:
         if site.at is None:
             name = str(site.key[-1])
-            out.setdefault(str(site.key[0]), []).append(f"{name}: {site.ref.pinned(digest)}  # {_ADDED_NOTE[name]}")
+            out.setdefault(str(site.key[0]), []).append(
+                f"{name}: {site.ref.pinned(digest)}  # {_ADDED_NOTE[name]}"
+            )
     return out
 
 
@@ -247,21 +174,29 @@ def _verify(config: Path, new_text: str, resolved: list[tuple[Site, str]]) -> No
         for k in site.key:
             node = node[k]
         if node != site.ref.pinned(digest):
-            raise RenderError(f"{config}: {site.dotted}: the edit did not read back as "
-                              f"{site.ref.pinned(digest)} (cigen bug); nothing written")
+            raise RenderError(
+                f"{config}: {site.dotted}: the edit did not read back as "
+                f"{site.ref.pinned(digest)} (cigen bug); nothing written"
+            )
 
 
 def _check(config: Path, found: list[Site], registry: Registry, keep_going: bool) -> int:
     pinned = [s for s in found if s.ref.digest and s.ref.tag]
     for s in found:
         if not s.ref.digest:
-            print(f"{s.dotted}: {s.text}: not pinned" + (" (a default; not written)" if s.at is None else ""))
+            print(
+                f"{s.dotted}: {s.text}: not pinned"
+                + (" (a default; not written)" if s.at is None else "")
+            )
     results = _resolve(registry, pinned)
     failed = _failures(config, pinned, results)
     if failed and not keep_going:
         raise RemoteError("\n".join(failed))
-    moved = [f"{_where(config, s)}: {s.text}: tag {s.ref.tag} now points to {results[s.tag_key]}"
-             for s in pinned if isinstance(results[s.tag_key], str) and results[s.tag_key] != s.ref.digest]
+    moved = [
+        f"{_where(config, s)}: {s.text}: tag {s.ref.tag} now points to {results[s.tag_key]}"
+        for s in pinned
+        if isinstance(results[s.tag_key], str) and results[s.tag_key] != s.ref.digest
+    ]
     for line in [*failed, *moved]:
         print(line, file=sys.stderr)
     if moved:

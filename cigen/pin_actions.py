@@ -22,9 +22,15 @@ def packaged_file() -> Path:
     return Path(__file__).parent / "data" / "action-pins.json"
 
 
-def refresh(path: Path, client: Client, check: bool, keep_going: bool, token: str | None,
-            api: str = GITHUB_API) -> int:
-    """Re-read each pinned action tag's commit from the GitHub API; write the file when one moved."""
+def refresh(
+    path: Path,
+    client: Client,
+    check: bool,
+    keep_going: bool,
+    token: str | None,
+    api: str = GITHUB_API,
+) -> int:
+    """Re-read each pinned action tag's commit from the GitHub API; write the file if one moved."""
     data = _load(path)
     changes, failed = [], []
     for name, entry in data["actions"].items():
@@ -43,8 +49,14 @@ def refresh(path: Path, client: Client, check: bool, keep_going: bool, token: st
     return _finish(path, data, changes, failed, check, keep_going)
 
 
-def _finish(path: Path, data: dict[str, Any], changes: list[str], failed: list[str],
-            check: bool, keep_going: bool) -> int:
+def _finish(
+    path: Path,
+    data: dict[str, Any],
+    changes: list[str],
+    failed: list[str],
+    check: bool,
+    keep_going: bool,
+) -> int:
     if failed and not keep_going:
         raise RemoteError("\n".join([*failed, f"{path}: unchanged; nothing written"]))
     for line in changes:
@@ -52,7 +64,11 @@ def _finish(path: Path, data: dict[str, Any], changes: list[str], failed: list[s
     for line in failed:
         print(line, file=sys.stderr)
     if changes and not check:
-        files.write({path.name: json.dumps(data, indent=2, ensure_ascii=False) + "\n"}, path.parent, force=True)
+        files.write(
+            {path.name: json.dumps(data, indent=2, ensure_ascii=False) + "\n"},
+            path.parent,
+            force=True,
+        )
         print(f"wrote {path}")
     elif not changes:
         print(f"{path}: every action pin is current")
@@ -68,7 +84,9 @@ def _load(path: Path) -> dict[str, Any]:
     except ValueError as e:
         raise CigenError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
-        raise CigenError(f'{path}: expected {{"actions": {{"owner/repo": {{"tag": ..., "sha": ...}}}}}}')
+        raise CigenError(
+            f'{path}: expected {{"actions": {{"owner/repo": {{"tag": ..., "sha": ...}}}}}}'
+        )
     return data
 
 
@@ -83,7 +101,9 @@ def tag_commit(client: Client, api: str, repository: str, tag: str, token: str |
     if token:
         headers["Authorization"] = f"Bearer {token}"
     what = f"{repository}@{tag}"
-    kind, sha = _object(client, f"{api}/repos/{repository}/git/ref/tags/{quote(tag, safe='')}", headers, what)
+    kind, sha = _object(
+        client, f"{api}/repos/{repository}/git/ref/tags/{quote(tag, safe='')}", headers, what
+    )
     for _ in range(_MAX_NESTING):
         if kind == "commit":
             return sha
@@ -99,6 +119,10 @@ def _object(client: Client, url: str, headers: dict[str, str], what: str) -> tup
         raise status_error(what, reply)
     body = json_body(what, reply)
     target = body.get("object") if isinstance(body, dict) else None
-    if not isinstance(target, dict) or not _SHA.match(str(target.get("sha"))) or not isinstance(target.get("type"), str):
+    if (
+        not isinstance(target, dict)
+        or not _SHA.match(str(target.get("sha")))
+        or not isinstance(target.get("type"), str)
+    ):
         raise RemoteError(f"{what}: the GitHub API answer has no object with a sha and a type")
     return target["type"], target["sha"]

@@ -37,11 +37,11 @@ def split_lines(text: str) -> list[str]:
 
 
 def apply(text: str, replaces: Iterable[Replace], inserts: Sequence[Insert]) -> str:
-    """`text` with each scalar replaced in place and the new lines inserted; all else byte-identical."""
+    """`text` with the scalars replaced and the lines inserted; every other byte kept."""
     lines = split_lines(text)
     for r in sorted(replaces, key=lambda r: (r.line, r.col), reverse=True):
         start = check(lines, r)
-        lines[r.line] = lines[r.line][:start] + r.new + lines[r.line][start + len(r.old):]
+        lines[r.line] = lines[r.line][:start] + r.new + lines[r.line][start + len(r.old) :]
     newline = _newline(lines)
     for insert in sorted(inserts, key=lambda i: -1 if i.after is None else i.after, reverse=True):
         added = [line + newline for line in insert.lines]
@@ -55,17 +55,21 @@ def apply(text: str, replaces: Iterable[Replace], inserts: Sequence[Insert]) -> 
 
 
 def check(lines: list[str], r: Replace) -> int:
-    """Column where the scalar's characters start; EditError unless the source holds exactly `old` there."""
+    """Column where the scalar's characters start; EditError unless exactly `old` is there."""
     text = lines[r.line] if r.line < len(lines) else ""
     quote = text[r.col : r.col + 1]
     if quote in ("'", '"'):
         start = r.col + 1
         if text[start : start + len(r.old) + 1] == r.old + quote:
             return start
-    elif text.startswith(r.old, r.col) and text[r.col + len(r.old) : r.col + len(r.old) + 1] in _PLAIN_END | {""}:
+    elif text.startswith(r.old, r.col) and text[
+        r.col + len(r.old) : r.col + len(r.old) + 1
+    ] in _PLAIN_END | {""}:
         return r.col
-    raise EditError("cannot rewrite this value in place; write it as one plain or quoted scalar "
-                    "(no anchor, alias, tag or line break)")
+    raise EditError(
+        "cannot rewrite this value in place; write it as one plain or quoted scalar "
+        "(no anchor, alias, tag or line break)"
+    )
 
 
 def _newline(lines: list[str]) -> str:
@@ -77,14 +81,16 @@ def _newline(lines: list[str]) -> str:
 
 
 def add_keys(tree: Any, section: str, entries: Sequence[str]) -> Insert:
-    """Lines that add `entries` ("key: value  # note") to the block mapping `section`, made if absent."""
+    """Lines adding `entries` ("key: value  # note") to block mapping `section` (made if absent)."""
     unit = _indent_unit(tree)
     if section not in tree:
         return Insert(None, (f"{section}:", *(" " * unit + e for e in entries)))
     mapping = tree[section]
     if not hasattr(mapping, "fa") or mapping.fa.flow_style() or not mapping:
-        raise EditError(f"{section} is written in flow style ({{...}}); make it a block mapping, "
-                        "or write the keys yourself")
+        raise EditError(
+            f"{section} is written in flow style ({{...}}); make it a block mapping, "
+            "or write the keys yourself"
+        )
     after = tree.lc.key(section)[0]
     return Insert(after, tuple(" " * mapping.lc.col + e for e in entries))
 

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 DOCKER_HUB = "docker.io"
 # Docker Hub's names for itself in references and in ~/.docker/config.json; its API lives elsewhere.
-_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+_HUB_ALIASES = frozenset(
+    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+)
 _HUB_API = "registry-1.docker.io"
 
 # The distribution reference grammar (github.com/distribution/reference, regexp.go).
@@ -55,7 +57,9 @@ def parse(text: str) -> ImageRef:
         raise ValueError(f"{text!r}: {tag!r} is not a valid tag")
     domain, path = split_domain(name)
     if not _PATH.match(path) or (domain != DOCKER_HUB and not _DOMAIN.match(domain)):
-        raise ValueError(f"{text!r}: not an image name (lowercase path components after a registry host)")
+        raise ValueError(
+            f"{text!r}: not an image name (lowercase path components after a registry host)"
+        )
     return ImageRef(name, domain, path, tag, digest or None)
 
 
@@ -81,7 +85,7 @@ def split_domain(name: str) -> tuple[str, str]:
 
 
 def normalize_host(host: str) -> str:
-    """A registry host as references and credential stores spell it; Docker Hub's aliases unified."""
+    """A registry host as references and credential stores name it; Docker Hub's aliases unified."""
     host = host.lower()
     return DOCKER_HUB if host in _HUB_ALIASES else host
 

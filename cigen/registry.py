@@ -23,8 +23,12 @@ def default_endpoint(host: str) -> str:
 class Registry:
     """Resolves image tags to manifest digests through the registry HTTP API v2."""
 
-    def __init__(self, client: remote.Client, auths: Mapping[str, Credentials] | None = None,
-                 endpoint: Endpoint = default_endpoint) -> None:
+    def __init__(
+        self,
+        client: remote.Client,
+        auths: Mapping[str, Credentials] | None = None,
+        endpoint: Endpoint = default_endpoint,
+    ) -> None:
         self.client, self.auths, self.endpoint = client, dict(auths or {}), endpoint
 
     def digest(self, ref: ImageRef) -> str:
@@ -52,7 +56,9 @@ class Registry:
             return remote.basic(credentials)
         raise _with_hint(remote.status_error(ref.canonical, reply), ref, 401)
 
-    def _token(self, ref: ImageRef, challenge: dict[str, str], credentials: Credentials | None) -> str:
+    def _token(
+        self, ref: ImageRef, challenge: dict[str, str], credentials: Credentials | None
+    ) -> str:
         realm = challenge["realm"]
         what = f"{ref.canonical}: token service {urlsplit(realm).netloc}"
         query = {"service": challenge["service"]} if "service" in challenge else {}
@@ -70,12 +76,16 @@ class Registry:
         return token
 
 
-def _with_hint(error: RemoteError, ref: ImageRef, status: int, had_credentials: bool = False) -> RemoteError:
+def _with_hint(
+    error: RemoteError, ref: ImageRef, status: int, had_credentials: bool = False
+) -> RemoteError:
     login = f"docker login {ref.domain}"
     hints = {
-        401: (f"the credentials for {ref.domain} in the Docker config were rejected; run: {login}"
-              if had_credentials else
-              f"the repository may not exist, or it needs credentials: run `{login}`"),
+        401: (
+            f"the credentials for {ref.domain} in the Docker config were rejected; run: {login}"
+            if had_credentials
+            else f"the repository may not exist, or it needs credentials: run `{login}`"
+        ),
         403: f"check that your account can pull {ref.path}",
         404: f"check the tag {ref.tag or 'latest'!r} and the repository {ref.path!r}",
     }
@@ -93,8 +103,12 @@ def _check_manifest(what: str, reply: Reply) -> None:
 
 
 def docker_auths(env: Mapping[str, str]) -> dict[str, Credentials]:
-    """Registry host -> (user, password) from the Docker config's `auths` (credential helpers are not run)."""
-    folder = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else Path(env.get("HOME") or Path.home()) / ".docker"
+    """Registry host -> (user, password) from the Docker config's `auths` (no cred helpers)."""
+    folder = (
+        Path(env["DOCKER_CONFIG"])
+        if env.get("DOCKER_CONFIG")
+        else Path(env.get("HOME") or Path.home()) / ".docker"
+    )
     path = folder / "config.json"
     try:
         data = json.loads(path.read_text("utf-8"))
@@ -107,7 +121,9 @@ def docker_auths(env: Mapping[str, str]) -> dict[str, Credentials]:
     auths = data.get("auths") if isinstance(data, dict) else None
     if not isinstance(auths, dict):
         return {}
-    return {_host_of(key): _decode(path, key, entry) for key, entry in auths.items() if _encoded(entry)}
+    return {
+        _host_of(key): _decode(path, key, entry) for key, entry in auths.items() if _encoded(entry)
+    }
 
 
 def _encoded(entry: Any) -> bool:
@@ -116,7 +132,9 @@ def _encoded(entry: Any) -> bool:
 
 def _decode(path: Path, key: str, entry: dict[str, str]) -> Credentials:
     try:
-        user, sep, password = base64.b64decode(entry["auth"], validate=True).decode("utf-8").partition(":")
+        user, sep, password = (
+            base64.b64decode(entry["auth"], validate=True).decode("utf-8").partition(":")
+        )
     except (binascii.Error, UnicodeDecodeError):
         sep = ""
     if not sep:

@@ -44,16 +44,25 @@ class Reply:
 
 
 class Client:
-    """HTTP GET with timeouts, retries with backoff on 429/5xx, and redirects that keep secrets home."""
+    """HTTP GET: timeouts, retries with backoff on 429/5xx, redirects that keep secrets home."""
 
-    def __init__(self, timeout: float = 15.0, retries: int = 3, backoff: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        timeout: float = 15.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.timeout, self.retries, self.backoff, self.sleep = timeout, retries, backoff, sleep
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "cigen"
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None,
-            params: Mapping[str, str] | None = None) -> Reply:
+    def get(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
         """GET `url`; the last answer after retries, whatever its status. Transport errors raise."""
         for attempt in range(self.retries + 1):
             response = self._follow(url, dict(headers or {}), params)
@@ -84,8 +93,14 @@ class Client:
 
     def _send(self, url: str, headers: dict[str, str], params: Mapping[str, str] | None) -> Reply:
         try:
-            with self.session.get(url, headers=headers, params=params, timeout=self.timeout,
-                                  allow_redirects=False, stream=True) as r:
+            with self.session.get(
+                url,
+                headers=headers,
+                params=params,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as r:
                 content = _read_capped(r, _host(url))
         except requests.RequestException as e:
             raise _transport_error(_host(url), e, self.timeout) from e
@@ -99,7 +114,9 @@ def _read_capped(response: requests.Response, host: str) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
         if size > _MAX_BODY:
-            raise RemoteError(f"{host}: answer larger than {_MAX_BODY // 1024 // 1024} MiB; refusing it")
+            raise RemoteError(
+                f"{host}: answer larger than {_MAX_BODY // 1024 // 1024} MiB; refusing it"
+            )
     return b"".join(chunks)
 
 
@@ -116,7 +133,10 @@ def _host(url: str) -> str:
 def _check_scheme(url: str) -> None:
     scheme = urlsplit(url).scheme
     if scheme != "https" and not (scheme == "http" and refs.is_loopback(_host(url))):
-        raise RemoteError(f"{_host(url)}: refusing {scheme or 'schemeless'} URL {url}; only https leaves this machine")
+        raise RemoteError(
+            f"{_host(url)}: refusing {scheme or 'schemeless'} URL {url}; "
+            "only https leaves this machine"
+        )
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
@@ -137,7 +157,9 @@ def _transport_error(host: str, e: requests.RequestException, timeout: float) ->
     if isinstance(e, requests.Timeout) or any("Timeout" in type(c).__name__ for c in causes):
         return RemoteError(f"{host}: no answer within {timeout:g} s (timeout)")
     if any("NameResolution" in type(c).__name__ or type(c).__name__ == "gaierror" for c in causes):
-        return RemoteError(f"{host}: cannot resolve the host name (DNS); check the spelling and your network")
+        return RemoteError(
+            f"{host}: cannot resolve the host name (DNS); check the spelling and your network"
+        )
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
         return RemoteError(f"{host}: connection refused; is the registry running on that port?")
     return RemoteError(f"{host}: cannot connect: {_innermost(causes)}")
@@ -148,14 +170,18 @@ def _innermost(causes: list[BaseException]) -> str:
 
 
 def status_error(what: str, response: Reply) -> RemoteError:
-    """A clear error for an unexpected HTTP status, with the server's own message when it sent one."""
+    """A clear error for an unexpected HTTP status, with the server's own message if it sent one."""
     code = response.status
     reason = {
         401: "401 Unauthorized: credentials are missing or were rejected",
         403: "403 Forbidden: these credentials may not read it",
         404: "404 Not Found",
         429: "429 Too Many Requests: rate limited, still after retries",
-    }.get(code, f"{code} {response.reason or 'error'}" + (", still after retries" if code in _RETRIED else ""))
+    }.get(
+        code,
+        f"{code} {response.reason or 'error'}"
+        + (", still after retries" if code in _RETRIED else ""),
+    )
     if code == 403 and response.header("X-RateLimit-Remaining") == "0":
         reason = "403: API rate limit reached; set GITHUB_TOKEN"
     detail = _server_message(response)
@@ -169,7 +195,9 @@ def _server_message(response: Reply) -> str:
         return ""
     if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
         first = body["errors"][0]
-        return str(first.get("message") or first.get("code") or "") if isinstance(first, dict) else ""
+        return (
+            str(first.get("message") or first.get("code") or "") if isinstance(first, dict) else ""
+        )
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
@@ -177,14 +205,18 @@ def json_body(what: str, response: Reply) -> Any:
     try:
         return json.loads(response.content)
     except ValueError as e:
-        raise RemoteError(f"{what}: malformed JSON in the answer from {_host(response.url)}: {e}") from e
+        raise RemoteError(
+            f"{what}: malformed JSON in the answer from {_host(response.url)}: {e}"
+        ) from e
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     """`Bearer realm="...",service="..."` -> ("bearer", {"realm": ..., "service": ...})."""
     scheme, _, rest = header.strip().partition(" ")
-    params = {k.lower(): (quoted if quoted else plain).replace('\\"', '"')
-              for k, quoted, plain in _CHALLENGE_PARAM.findall(rest)}
+    params = {
+        k.lower(): (quoted if quoted else plain).replace('\\"', '"')
+        for k, quoted, plain in _CHALLENGE_PARAM.findall(rest)
+    }
     return scheme.lower(), params
 
 
@@ -200,8 +232,13 @@ def verify_digest(what: str, response: Reply) -> str:
     if stated:
         algorithm, _, expected = stated.partition(":")
         if algorithm not in ("sha256", "sha512"):
-            raise RemoteError(f"{what}: the registry states a {algorithm!r} digest; only sha256 and sha512 are checked")
+            raise RemoteError(
+                f"{what}: the registry states a {algorithm!r} digest; "
+                "only sha256 and sha512 are checked"
+            )
         if hashlib.new(algorithm, body).hexdigest() != expected:
-            raise RemoteError(f"{what}: the manifest does not match the digest the registry states ({stated}); "
-                              "refusing to pin it")
+            raise RemoteError(
+                f"{what}: the manifest does not match the digest the registry states ({stated}); "
+                "refusing to pin it"
+            )
     return computed

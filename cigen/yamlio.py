@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import io
 import re
 from typing import Any
@@ -43,6 +44,7 @@ class _Representer(RoundTripRepresenter):
 _Representer.add_representer(str, _Representer.represent_str)
 
 
+@functools.lru_cache(maxsize=1)
 def _dumper() -> YAML:
     yaml = YAML(typ="rt")
     yaml.Representer = _Representer

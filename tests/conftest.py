@@ -78,6 +78,12 @@ def project_copy(tmp_path: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture(autouse=True)
+def _check_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own `cigen check` cache, so no test depends on another's runs."""
+    monkeypatch.setenv("CIGEN_CACHE_DIR", str(tmp_path_factory.mktemp("check-cache")))
+
+
+@pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests reach only loopback: any other connection attempt fails loudly."""
     import socket

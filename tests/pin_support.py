@@ -79,42 +79,71 @@ def push_blob(base: str, repo: str, data: bytes) -> str:
     start = requests.post(f"{base}/v2/{repo}/blobs/uploads/", timeout=5)
     assert start.status_code == 202, start.text
     location = requests.compat.urljoin(base, start.headers["Location"])
-    put = requests.put(location, params={"digest": digest}, data=data,
-                       headers={"Content-Type": "application/octet-stream"}, timeout=5)
+    put = requests.put(
+        location,
+        params={"digest": digest},
+        data=data,
+        headers={"Content-Type": "application/octet-stream"},
+        timeout=5,
+    )
     assert put.status_code == 201, put.text
     return digest
 
 
 def push_manifest(base: str, repo: str, tag: str, manifest: dict[str, object], media: str) -> str:
     body = json.dumps(manifest, indent=3).encode()  # unusual spacing: the digest is of these bytes
-    put = requests.put(f"{base}/v2/{repo}/manifests/{tag}", data=body,
-                       headers={"Content-Type": media}, timeout=5)
+    put = requests.put(
+        f"{base}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": media}, timeout=5
+    )
     assert put.status_code == 201, put.text
     assert put.headers["Docker-Content-Digest"] == sha256(body)
     return put.headers["Docker-Content-Digest"]
 
 
 def push_image(base: str, repo: str, tag: str, marker: str = "") -> str:
-    """A minimal OCI image (a config blob, no layers); `marker` makes a distinct image. Its digest."""
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"m": marker}},
-                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    """A minimal OCI image (config blob, no layers), distinct per `marker`; its digest."""
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"m": marker}},
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }
+    ).encode()
     config_digest = push_blob(base, repo, config)
-    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
-                "layers": []}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": len(config)},
+        "layers": [],
+    }
     return push_manifest(base, repo, tag, manifest, OCI_MANIFEST)
 
 
 def push_index(base: str, repo: str, tag: str, manifests: list[str]) -> str:
     """An OCI index over manifests already in `repo` (one per platform); its digest."""
     entries = []
-    for digest, arch in zip(manifests, ("amd64", "arm64", "s390x")):
-        size = len(requests.get(f"{base}/v2/{repo}/manifests/{digest}", timeout=5,
-                                headers={"Accept": OCI_MANIFEST}).content)
-        entries.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": size,
-                        "platform": {"architecture": arch, "os": "linux"}})
-    return push_manifest(base, repo, tag, {"schemaVersion": 2, "mediaType": OCI_INDEX,
-                                           "manifests": entries}, OCI_INDEX)
+    for digest, arch in zip(manifests, ("amd64", "arm64", "s390x"), strict=False):
+        size = len(
+            requests.get(
+                f"{base}/v2/{repo}/manifests/{digest}", timeout=5, headers={"Accept": OCI_MANIFEST}
+            ).content
+        )
+        entries.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": digest,
+                "size": size,
+                "platform": {"architecture": arch, "os": "linux"},
+            }
+        )
+    return push_manifest(
+        base,
+        repo,
+        tag,
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries},
+        OCI_INDEX,
+    )
 
 
 @dataclass
@@ -183,5 +212,7 @@ def proxy_to(base: str, seen: Seen) -> Answer:
     """Relay a GET to the real registry at `base` (used behind fakes that add auth or faults)."""
     keep = {k: v for k, v in seen.headers.items() if k in ("accept",)}
     r = requests.get(base + seen.path, headers=keep, timeout=5)
-    headers = {k: v for k, v in r.headers.items() if k.lower() in ("content-type", "docker-content-digest")}
+    headers = {
+        k: v for k, v in r.headers.items() if k.lower() in ("content-type", "docker-content-digest")
+    }
     return Answer(r.status_code, headers, r.content)

@@ -27,7 +27,11 @@ def github(seen: Seen) -> Answer:
     }
     if seen.path not in objects:
         return Answer(404, {"Content-Type": "application/json"}, b'{"message": "Not Found"}')
-    return Answer(200, {"Content-Type": "application/json"}, json.dumps({"object": objects[seen.path]}).encode())
+    return Answer(
+        200,
+        {"Content-Type": "application/json"},
+        json.dumps({"object": objects[seen.path]}).encode(),
+    )
 
 
 def pins_file(folder: Path, entries: dict[str, dict[str, str]]) -> Path:
@@ -41,17 +45,35 @@ def current() -> dict[str, dict[str, str]]:
     return {
         "actions/checkout": {"tag": "v7.0.1", "sha": C1},
         "docker/login-action": {"tag": "v4.1.0", "sha": C2},
-        "github/codeql-action/upload-sarif": {"tag": "v4.0.0", "sha": C3},  # lives in github/codeql-action
+        "github/codeql-action/upload-sarif": {
+            "tag": "v4.0.0",
+            "sha": C3,
+        },  # lives in github/codeql-action
     }
 
 
-def refresh(path: Path, api: FakeServer, check: bool = False, keep_going: bool = False,
-            token: str | None = None) -> int:
-    return pin(path.parent / "unused.yaml", check, keep_going, actions=True, client=Client(timeout=2, retries=0),
-               env={"GITHUB_TOKEN": token or ""}, actions_file=path, github_api=api.base)
+def refresh(
+    path: Path,
+    api: FakeServer,
+    check: bool = False,
+    keep_going: bool = False,
+    token: str | None = None,
+) -> int:
+    return pin(
+        path.parent / "unused.yaml",
+        check,
+        keep_going,
+        actions=True,
+        client=Client(timeout=2, retries=0),
+        env={"GITHUB_TOKEN": token or ""},
+        actions_file=path,
+        github_api=api.base,
+    )
 
 
-def test_current_pins_are_left_as_they_are(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_current_pins_are_left_as_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = pins_file(tmp_path, current())
     before = path.read_bytes()
     with FakeServer(github) as api:
@@ -69,12 +91,17 @@ def test_a_moved_tag_is_peeled_and_written(tmp_path: Path) -> None:
     with FakeServer(github) as api:
         assert refresh(path, api, token="ghs_test") == 0
     assert json.loads(path.read_text()) == {"_about": "test pins", "actions": current()}
-    assert path.read_text() == json.dumps({"_about": "test pins", "actions": current()}, indent=2) + "\n"
+    assert (
+        path.read_text()
+        == json.dumps({"_about": "test pins", "actions": current()}, indent=2) + "\n"
+    )
     assert {s.headers.get("authorization") for s in api.seen} == {"Bearer ghs_test"}
     assert {s.headers.get("x-github-api-version") for s in api.seen} == {"2022-11-28"}
 
 
-def test_check_reports_a_moved_tag_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_reports_a_moved_tag_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     stale = current()
     stale["actions/checkout"]["sha"] = "9" * 40
     path = pins_file(tmp_path, stale)
@@ -91,7 +118,10 @@ def test_a_missing_tag_fails_and_writes_nothing(tmp_path: Path) -> None:
     stale["actions/cache"] = {"tag": "v99", "sha": C1}
     path = pins_file(tmp_path, stale)
     before = path.read_bytes()
-    with FakeServer(github) as api, pytest.raises(RemoteError, match=r"actions/cache@v99: 404 Not Found \(Not Found\)"):
+    with (
+        FakeServer(github) as api,
+        pytest.raises(RemoteError, match=r"actions/cache@v99: 404 Not Found \(Not Found\)"),
+    ):
         refresh(path, api)
     assert path.read_bytes() == before
 
@@ -109,7 +139,10 @@ def test_keep_going_writes_what_resolved(tmp_path: Path) -> None:
 def test_rate_limit_message(tmp_path: Path) -> None:
     path = pins_file(tmp_path, current())
     limited = Answer(403, {"X-RateLimit-Remaining": "0"}, b'{"message": "API rate limit exceeded"}')
-    with FakeServer(lambda seen: limited) as api, pytest.raises(RemoteError, match="rate limit reached; set GITHUB_TOKEN"):
+    with (
+        FakeServer(lambda seen: limited) as api,
+        pytest.raises(RemoteError, match="rate limit reached; set GITHUB_TOKEN"),
+    ):
         refresh(path, api)
 
 
@@ -122,4 +155,5 @@ def test_a_file_of_another_shape_is_refused(tmp_path: Path) -> None:
 
 def test_the_packaged_file_has_the_format_refresh_reads() -> None:
     data = json.loads(pin_actions.packaged_file().read_text())
-    assert data["actions"] and all({"tag", "sha"} <= set(entry) for entry in data["actions"].values())
+    assert data["actions"]
+    assert all({"tag", "sha"} <= set(entry) for entry in data["actions"].values())

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cigen import files
+from cigen.errors import CigenError, DescriptorError
+from cigen.init_infer import Fact, Findings, infer
+from cigen.model import Project
+
+_HEADER = """\
+cigen.yaml: the one file cigen renders this service's CI and container build files from.
+Written by `cigen init` from what the repository says; check each value and the note beside it,
+then run `cigen pin` (pin the images by digest) and `cigen render`.
+Every key, with its default: `cigen schema`."""
+
+
+def init(directory: Path) -> int:
+    """Write a starter cigen.yaml for the rebar3 project in `directory`; never overwrite one."""
+    target = directory / "cigen.yaml"
+    if target.exists():
+        raise CigenError(
+            f"{target}: exists; cigen init never replaces it (move it away to start over)"
+        )
+    if not (directory / "rebar.config").is_file():
+        raise CigenError(f"{directory}: no rebar.config; cigen init reads a rebar3 project")
+    found = infer(directory)
+    text = render(found)
+    project = _create(target, text)
+    print(f"wrote {target}; what it guessed, and from where:")
+    for line in _guesses(found):
+        print(f"  {line}")
+    todo = [*_unsure(found), *_collisions(project, directory)]
+    if todo:
+        print("Check:")
+        for line in todo:
+            print(f"  - {line}")
+    print("Then run: cigen pin && cigen render")
+    return 0
+
+
+def render(found: Findings) -> str:
+    """The descriptor text, each inferred value with a note saying where it came from."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    from cigen.yamlio import dump
+
+    doc = CommentedMap()
+    doc.yaml_set_start_comment(_HEADER)
+    doc["version"] = 1
+    _put(doc, "name", found.name, "NOT FOUND: no relx release; the folder's name")
+    _put(
+        doc, "registry", found.registry, "NOT FOUND: no GitHub remote; set where images are pushed"
+    )
+    if found.targets.value:
+        doc["targets"] = list(found.targets.value)
+        doc.yaml_set_comment_before_after_key("targets", before=found.targets.source)
+    erlang = doc["erlang"] = CommentedMap()
+    otp = Fact(DoubleQuotedScalarString(found.otp.value), found.otp.source)
+    _put(
+        erlang,
+        "otp",
+        otp,
+        "NOT FOUND in .tool-versions, workflows, CircleCI or Dockerfile: set it",
+        2,
+    )
+    image = CommentedMap()
+    if found.os.value == "debian":
+        _put(image, "os", found.os, "", 2)
+    if found.user_dockerfile:
+        _put(
+            image,
+            "generate",
+            Fact(False, "Dockerfile exists: it stays yours; cigen derives the Kaniko variant"),
+            "",
+            2,
+        )
+    if found.from_git.value is False:
+        _put(image, "keep_git", Fact(False, f"{found.from_git.source}: not from git"), "", 2)
+    if image:
+        doc["image"] = image
+    return str(dump(doc))
+
+
+def _put(mapping: Any, key: str, fact: Fact, missing: str, indent: int = 0) -> None:
+    from cigen.yamlio import dump
+
+    mapping[key] = fact.value
+    line = dump({key: fact.value}).splitlines()[0]  # the key's line as it will be written
+    mapping.yaml_add_eol_comment(fact.source or missing, key, column=indent + len(line) + 2)
+
+
+def _create(target: Path, text: str) -> Project:
+    # Validate through the real loader before the file exists, then create it exclusively.
+    from cigen.descriptor import load_descriptor
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".cigen-init.", suffix=".yaml")
+    except OSError as e:
+        raise CigenError(f"{target}: cannot write: {e.strerror}") from e
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        project = load_descriptor(Path(tmp))
+        with open(target, "x", encoding="utf-8", newline="") as f:
+            f.write(text)
+    except DescriptorError as e:
+        raise DescriptorError([p.replace(tmp, str(target)) for p in e.problems]) from None
+    except FileExistsError:
+        raise CigenError(f"{target}: exists; cigen init never replaces it") from None
+    except OSError as e:
+        raise CigenError(f"{target}: cannot write: {e.strerror}") from e
+    finally:
+        os.unlink(tmp)
+    return project
+
+
+def _guesses(found: Findings) -> list[str]:
+    rows = [
+        ("name", found.name),
+        ("registry", found.registry),
+        ("erlang.otp", found.otp),
+        ("image.os", found.os),
+        ("targets", found.targets),
+        ("version from git", found.from_git),
+    ]
+    lines = [
+        f"{key}: {_shown(fact.value)}".ljust(40) + (fact.source or "not found: a placeholder")
+        for key, fact in rows
+        if fact.value is not None
+    ]
+    if found.user_dockerfile:
+        lines.append("image.generate: false".ljust(40) + "Dockerfile exists")
+    layout = "umbrella" if found.umbrella else "single application"
+    lines.append(f"layout: {layout}" + (f" ({', '.join(found.apps)})" if found.apps else ""))
+    return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return ", ".join(value) if isinstance(value, tuple) else str(value)
+
+
+def _unsure(found: Findings) -> list[str]:
+    out = []
+    if not found.registry.source:
+        out.append("registry: no GitHub remote; set the registry and owner images are pushed to")
+    if not found.otp.source:
+        out.append(f"erlang.otp: nothing names an OTP version; {found.otp.value} is a placeholder")
+    if not found.name.source:
+        out.append("name: no relx release in rebar.config; set the release name")
+    if found.os.value is None:
+        out.append("image.os: alpine (the default); use debian if the service needs glibc")
+    return out
+
+
+def _collisions(project: Project, root: Path) -> list[str]:
+    """Files `cigen render` would write that exist and are not cigen's: it would refuse them."""
+    from cigen import targets
+
+    try:
+        planned = targets.render(project, targets.selected(project, ()))
+    except CigenError as e:
+        return [f"cigen render will fail until this is fixed: {e}"]
+    mine = [
+        rel
+        for rel in planned
+        if (text := files.read(root, rel)) is not None and not files.is_generated(text)
+    ]
+    return [
+        f"{rel} exists and is not cigen's: move it away (or render --force) once "
+        "cigen.yaml says the same"
+        for rel in mine
+    ]
