@@ -51,15 +51,18 @@ def static_default(dotted: str) -> Any:
 
 def apply_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A plain copy of a schema-valid descriptor with every static default filled in."""
-    return _fill(schema(), data)
+    filled: dict[str, Any] = _fill(schema(), data)
+    return filled
 
 
 def _fill(node: dict[str, Any], value: Any) -> Any:
     node = _resolve(node)
     if isinstance(value, dict):
         props = node.get("properties", {})
-        out = {k: _fill(props.get(k, node.get("additionalProperties") or {}), v)
-               for k, v in value.items()}
+        out = {
+            k: _fill(props.get(k, node.get("additionalProperties") or {}), v)
+            for k, v in value.items()
+        }
         for key, sub in props.items():
             sub = _resolve(sub)
             if key not in out and "default" in sub:

@@ -9,9 +9,12 @@ from typing import Any
 from cigen import targets
 from cigen.errors import CigenError
 from cigen.model import Project
+from cigen.targets.base import Files
 from cigen.yamlio import load_plain
 
-_INSTALL_HINT = "checking outputs needs check-jsonschema's vendored schemas: pip install 'cigen[validate]'"
+_INSTALL_HINT = (
+    "checking outputs needs check-jsonschema's vendored schemas: pip install 'cigen[validate]'"
+)
 
 
 def official_schemas(project: Project) -> dict[str, str]:
@@ -25,11 +28,13 @@ def official_schemas(project: Project) -> dict[str, str]:
     return {path: schema for name, (path, schema) in pairs.items() if name in chosen}
 
 
-def validate_outputs(project: Project, planned: targets.Files) -> list[str]:
-    """Every problem in the rendered outputs: official schemas first, then each target's own checks."""
+def validate_outputs(project: Project, planned: Files) -> list[str]:
+    """Every problem in the rendered outputs: official schemas, then each target's own checks."""
     found = []
     for path, name in official_schemas(project).items():
-        found += [f"{path}: {msg}" for msg in _schema_errors(_vendored(name), load_plain(planned[path]))]
+        found += [
+            f"{path}: {msg}" for msg in _schema_errors(_vendored(name), load_plain(planned[path]))
+        ]
     for name in targets.selected(project, ()):
         check = getattr(targets.load(name), "check_output", None)
         if check is not None:
@@ -74,5 +79,7 @@ def _ecma_validator(schema: dict[str, Any]) -> Any:
                         yield from validator.descend(value, sub, path=key, schema_path=regex)
 
     base = validators.validator_for(schema)
-    extended = validators.extend(base, {"pattern": pattern, "patternProperties": pattern_properties})
+    extended = validators.extend(
+        base, {"pattern": pattern, "patternProperties": pattern_properties}
+    )
     return extended(schema)

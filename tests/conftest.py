@@ -15,7 +15,8 @@ PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "cigen.yaml").is_fi
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-goldens", action="store_true",
+        "--update-goldens",
+        action="store_true",
         help="rewrite expected outputs from the current code; review the diff before committing",
     )
 
@@ -92,8 +93,11 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded(self: socket.socket, address: object) -> object:
         host = address[0] if isinstance(address, tuple) else str(address)
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("::1", "localhost")) \
-                and self.family != socket.AF_UNIX:
+        if (
+            isinstance(host, str)
+            and not (host.startswith("127.") or host in ("::1", "localhost"))
+            and self.family != socket.AF_UNIX
+        ):
             raise OSError(f"tests may not reach {host}")
         return real(self, address)  # type: ignore[arg-type]
 

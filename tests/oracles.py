@@ -31,10 +31,19 @@ def missing(why: str) -> None:
     pytest.skip(why)
 
 
-def run(*args: str | Path, ok: tuple[int, ...] = (0,), env: dict[str, str] | None = None,
-        cwd: Path | None = None, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path,
+    ok: tuple[int, ...] = (0,),
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    unset: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
     """Run a checker; fail with its whole output unless its exit code is in `ok`."""
-    full_env = {**os.environ, "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
+    full_env = {
+        **os.environ,
+        "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(env or {}),
+    }
     for name in unset:
         full_env.pop(name, None)
     proc = subprocess.run(  # noqa: S603
@@ -76,11 +85,19 @@ def workflow_parser(*paths: Path) -> None:
     """GitHub's own parser (@actions/workflow-parser), with the Node 20 JSON loader hook."""
     if not (NODE_DIR / "node_modules" / "@actions" / "workflow-parser").is_dir():
         missing("tests/node has no node_modules; run: npm ci --prefix tests/node")
-    run(tool("node"), "--import", "./register-json.mjs", "wfparse.mjs", *map(Path.resolve, paths),
-        cwd=NODE_DIR)
+    run(
+        tool("node"),
+        "--import",
+        "./register-json.mjs",
+        "wfparse.mjs",
+        *map(Path.resolve, paths),
+        cwd=NODE_DIR,
+    )
 
 
 def yamllint(*paths: Path) -> None:
-    config = ("{extends: default, rules: {document-start: disable, truthy: {check-keys: false},"
-              " line-length: {max: 200}, comments: {min-spaces-from-content: 1}}}")
+    config = (
+        "{extends: default, rules: {document-start: disable, truthy: {check-keys: false},"
+        " line-length: {max: 200}, comments: {min-spaces-from-content: 1}}}"
+    )
     run(tool("yamllint"), "-s", "-f", "parsable", "-d", config, *paths)

@@ -47,8 +47,9 @@ def test_any_change_after_a_clean_check_is_still_found(
     assert _check(run_line, sd).code == 1
 
 
-def test_new_cigen_code_invalidates(sd: Path, run_line: Callable[..., Result],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_cigen_code_invalidates(
+    sd: Path, run_line: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert _check(run_line, sd).code == 0
     monkeypatch.setattr(checkcache, "_code_digest", lambda: "another version")
     assert not checkcache.current(sd / "cigen.yaml", [])
@@ -66,8 +67,9 @@ def test_a_users_dockerfile_is_an_input(run_line: Callable[..., Result], tmp_pat
     assert _check(run_line, tmp_path).code == 1
 
 
-def test_an_unwritable_cache_only_costs_speed(run_line: Callable[..., Result], sd: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_cache_only_costs_speed(
+    run_line: Callable[..., Result], sd: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CIGEN_CACHE_DIR", "/proc/no/such/dir")
     assert _check(run_line, sd).code == 0
     assert _check(run_line, sd).code == 0

@@ -41,6 +41,8 @@ def render(project: Project, names: tuple[str, ...]) -> Files:
     for name in names:
         for path, text in load(name).render(project).items():
             if path in files and files[path] != text:
-                raise RenderError(f"{path}: written by both {owner[path]} and {name}; change one path")
+                raise RenderError(
+                    f"{path}: written by both {owner[path]} and {name}; change one path"
+                )
             files[path], owner[path] = text, name
     return dict(sorted(files.items()))

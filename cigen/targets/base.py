@@ -20,5 +20,8 @@ class Target(Protocol):
 
 def banner(project: Project, comment: str = "#") -> str:
     """The first line(s) of every generated file: where it comes from and how to regenerate it."""
-    command = "cigen render" if project.source == "cigen.yaml" else f"cigen render -c {project.source}"
-    return f"{comment} {MARKER} from {project.source}; do not edit. Edit {project.source} and run: {command}\n"
+    command = (
+        "cigen render" if project.source == "cigen.yaml" else f"cigen render -c {project.source}"
+    )
+    source = project.source
+    return f"{comment} {MARKER} from {source}; do not edit. Edit {source} and run: {command}\n"
