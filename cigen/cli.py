@@ -99,6 +99,37 @@ def kaniko(
 
 
 @app.command()
+def pin(
+    config: Config = Path("cigen.yaml"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 if a pinned tag moved.")
+    ] = False,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="Write what resolved; exit 1 if anything failed.")
+    ] = False,
+    actions: Annotated[
+        bool, typer.Option("--actions", help="Refresh the GitHub Actions pins instead.")
+    ] = False,
+) -> None:
+    """Pin image references to digests through the registry API (credentials: Docker config)."""
+    from cigen.pin import pin as run
+
+    _exit(lambda: run(config, check, keep_going, actions))
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The rebar3 project.", file_okay=False, exists=True)
+    ] = Path("."),
+) -> None:
+    """Write a starter cigen.yaml inferred from rebar.config and friends; never overwrites one."""
+    from cigen.init import init as run
+
+    _exit(lambda: run(directory))
+
+
+@app.command()
 def schema() -> None:
     """Print the descriptor's JSON Schema."""
     from cigen.schema import text

@@ -125,7 +125,7 @@ def _stage(root: Path, rel: str, text: str) -> str:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _mode(executable(rel)))
+        os.chmod(tmp, _mode(target, executable(rel)))
     except OSError as e:
         _discard(tmp)
         raise RenderError(_cannot(root, rel, "write", e)) from e
@@ -139,8 +139,14 @@ def _discard(tmp: str) -> None:
         pass  # already renamed into place
 
 
-def _mode(exe: bool) -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    base = 0o777 if exe else 0o666
-    return base & ~umask | (stat.S_IRUSR | stat.S_IWUSR)
+def _mode(target: Path, exe: bool) -> int:
+    """Keep an existing file's mode (scripts gain exec where they are readable); else the umask's."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask | stat.S_IRUSR | stat.S_IWUSR
+    if exe:
+        mode |= (mode & 0o444) >> 2
+    return mode

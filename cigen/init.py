@@ -15,6 +15,9 @@ cigen.yaml: the one file cigen renders this service's CI and container build fil
 Written by `cigen init` from what the repository says; check each value and the note beside it,
 then run `cigen pin` (pin the images by digest) and `cigen render`.
 Every key, with its default: `cigen schema`."""
+_NO_REGISTRY = "NOT FOUND: no GitHub remote; set where images are pushed"
+_NO_OTP = "NOT FOUND in .tool-versions, workflows, CircleCI or Dockerfile: set it"
+_USER_DOCKERFILE = "Dockerfile exists: it stays yours; cigen derives the Kaniko variant"
 
 
 def init(directory: Path) -> int:
@@ -52,37 +55,27 @@ def render(found: Findings) -> str:
     doc.yaml_set_start_comment(_HEADER)
     doc["version"] = 1
     _put(doc, "name", found.name, "NOT FOUND: no relx release; the folder's name")
-    _put(
-        doc, "registry", found.registry, "NOT FOUND: no GitHub remote; set where images are pushed"
-    )
+    _put(doc, "registry", found.registry, _NO_REGISTRY)
     if found.targets.value:
         doc["targets"] = list(found.targets.value)
         doc.yaml_set_comment_before_after_key("targets", before=found.targets.source)
-    erlang = doc["erlang"] = CommentedMap()
+    doc["erlang"] = CommentedMap()
     otp = Fact(DoubleQuotedScalarString(found.otp.value), found.otp.source)
-    _put(
-        erlang,
-        "otp",
-        otp,
-        "NOT FOUND in .tool-versions, workflows, CircleCI or Dockerfile: set it",
-        2,
-    )
-    image = CommentedMap()
-    if found.os.value == "debian":
-        _put(image, "os", found.os, "", 2)
-    if found.user_dockerfile:
-        _put(
-            image,
-            "generate",
-            Fact(False, "Dockerfile exists: it stays yours; cigen derives the Kaniko variant"),
-            "",
-            2,
-        )
-    if found.from_git.value is False:
-        _put(image, "keep_git", Fact(False, f"{found.from_git.source}: not from git"), "", 2)
+    _put(doc["erlang"], "otp", otp, _NO_OTP, 2)
+    image = _image(found, CommentedMap())
     if image:
         doc["image"] = image
     return str(dump(doc))
+
+
+def _image(found: Findings, image: Any) -> Any:
+    if found.os.value == "debian":
+        _put(image, "os", found.os, "", 2)
+    if found.user_dockerfile:
+        _put(image, "generate", Fact(False, _USER_DOCKERFILE), "", 2)
+    if found.from_git.value is False:
+        _put(image, "keep_git", Fact(False, f"{found.from_git.source}: not from git"), "", 2)
+    return image
 
 
 def _put(mapping: Any, key: str, fact: Fact, missing: str, indent: int = 0) -> None:

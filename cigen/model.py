@@ -14,10 +14,24 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """An environment value the CI's secret store holds under `name`; never written to a file."""
+
+    name: str
+
+
+EnvValue = str | Secret
+
+
+def _env(raw: Mapping[str, Any]) -> Mapping[str, EnvValue]:
+    return _frozen({k: Secret(v["secret"]) if isinstance(v, Mapping) else v for k, v in raw.items()})
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     image: str
-    env: Mapping[str, str]
+    env: Mapping[str, EnvValue]
     ports: tuple[int, ...]
     health: str | None
 
@@ -26,16 +40,33 @@ class Service:
         return cls(
             name=raw["name"],
             image=raw["image"],
-            env=_frozen(raw.get("env", {})),
+            env=_env(raw.get("env", {})),
             ports=tuple(raw.get("ports", ())),
             health=raw.get("health"),
         )
+
+    @property
+    def host_var(self) -> str:
+        """The variable that holds this service's host name in the check jobs."""
+        return self.name.upper().replace("-", "_") + "_HOST"
+
+
+@dataclass(frozen=True)
+class StepCache:
+    path: str
+    key: str
 
 
 @dataclass(frozen=True)
 class SetupStep:
     name: str
     run: str
+    cache: StepCache | None = None
+
+    @classmethod
+    def create(cls, raw: Mapping[str, Any]) -> SetupStep:
+        cache = raw.get("cache")
+        return cls(raw["name"], raw["run"], StepCache(cache["path"], cache["key"]) if cache else None)
 
 
 @dataclass(frozen=True)
@@ -44,14 +75,14 @@ class Erlang:
     rebar3: str
     release_profile: str
     checks: tuple[str, ...]
-    env: Mapping[str, str]
+    env: Mapping[str, EnvValue]
     services: tuple[Service, ...]
     setup: Mapping[str, tuple[SetupStep, ...]]
 
     @classmethod
     def create(cls, raw: Mapping[str, Any]) -> Erlang:
         setup = {
-            check: tuple(SetupStep(s["name"], s["run"]) for s in steps)
+            check: tuple(SetupStep.create(s) for s in steps)
             for check, steps in raw["setup"].items()
         }
         return cls(
@@ -59,7 +90,7 @@ class Erlang:
             rebar3=raw["rebar3"],
             release_profile=raw["release_profile"],
             checks=tuple(raw["checks"]),
-            env=_frozen(raw["env"]),
+            env=_env(raw["env"]),
             services=tuple(Service.create(s) for s in raw["services"]),
             setup=_frozen(setup),
         )

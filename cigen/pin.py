@@ -42,17 +42,7 @@ def pin(
     env = os.environ if env is None else env
     client = client or Client()
     if actions:
-        from cigen import pin_actions
-
-        token = env.get("GITHUB_TOKEN") or None
-        return pin_actions.refresh(
-            actions_file or pin_actions.packaged_file(),
-            client,
-            check,
-            keep_going,
-            token,
-            github_api or pin_actions.GITHUB_API,
-        )
+        return _actions(client, env, check, keep_going, actions_file, github_api)
     project = load_descriptor(config)
     text = files.read(config.parent, config.name) or ""
     tree = load_rt(text)
@@ -64,6 +54,23 @@ def pin(
     if check:
         return _check(config, found, registry, keep_going)
     return _pin(config, text, tree, found, registry, keep_going)
+
+
+def _actions(
+    client: Client,
+    env: Mapping[str, str],
+    check: bool,
+    keep_going: bool,
+    path: Path | None,
+    api: str | None,
+) -> int:
+    from cigen import pin_actions
+
+    token = env.get("GITHUB_TOKEN") or None
+    path = path or pin_actions.packaged_file()
+    return pin_actions.refresh(
+        path, client, check, keep_going, token, api or pin_actions.GITHUB_API
+    )
 
 
 def _resolve(registry: Registry, chosen: list[Site]) -> Results:
@@ -183,11 +190,8 @@ def _verify(config: Path, new_text: str, resolved: list[tuple[Site, str]]) -> No
 def _check(config: Path, found: list[Site], registry: Registry, keep_going: bool) -> int:
     pinned = [s for s in found if s.ref.digest and s.ref.tag]
     for s in found:
-        if not s.ref.digest:
-            print(
-                f"{s.dotted}: {s.text}: not pinned"
-                + (" (a default; not written)" if s.at is None else "")
-            )
+        if s not in pinned:
+            print(_unchecked(s))
     results = _resolve(registry, pinned)
     failed = _failures(config, pinned, results)
     if failed and not keep_going:
@@ -203,3 +207,9 @@ def _check(config: Path, found: list[Site], registry: Registry, keep_going: bool
         print(f"{len(moved)} pinned reference(s) moved; run: cigen pin", file=sys.stderr)
     print(f"{len(pinned) - len(moved) - len(failed)} pinned reference(s) current")
     return 1 if moved or failed else 0
+
+
+def _unchecked(site: Site) -> str:
+    if site.ref.digest:
+        return f"{site.dotted}: {site.text}: pinned by digest alone; nothing to compare"
+    return f"{site.dotted}: {site.text}: not pinned" + (" (a default)" if site.at is None else "")

@@ -114,7 +114,10 @@ def tag_commit(client: Client, api: str, repository: str, tag: str, token: str |
 
 
 def _object(client: Client, url: str, headers: dict[str, str], what: str) -> tuple[str, str]:
-    reply = client.get(url, headers)
+    try:
+        reply = client.get(url, headers)
+    except RemoteError as e:
+        raise RemoteError(f"{what}: {e}") from e
     if reply.status != 200:
         raise status_error(what, reply)
     body = json_body(what, reply)

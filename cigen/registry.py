@@ -37,15 +37,23 @@ class Registry:
         url = f"{self.endpoint(ref.api_host)}/v2/{ref.path}/manifests/{ref.tag or 'latest'}"
         # GET, not HEAD: the body is what the digest is checked against.
         headers = {"Accept": ", ".join(remote.MANIFEST_TYPES)}
-        reply = self.client.get(url, headers)
+        reply = self._get(what, url, headers)
         if reply.status == 401:
             headers["Authorization"] = self._authorization(ref, reply)
-            reply = self.client.get(url, headers)
+            reply = self._get(what, url, headers)
         if reply.status != 200:
             raise _with_hint(remote.status_error(what, reply), ref, reply.status)
         digest = remote.verify_digest(what, reply)
         _check_manifest(what, reply)
         return digest
+
+    def _get(
+        self, what: str, url: str, headers: dict[str, str], query: dict[str, str] | None = None
+    ) -> Reply:
+        try:
+            return self.client.get(url, headers, query)
+        except RemoteError as e:  # a transport failure names the host; say what was asked
+            raise RemoteError(f"{what}: {e}") from e
 
     def _authorization(self, ref: ImageRef, reply: Reply) -> str:
         scheme, params = remote.parse_challenge(reply.header("WWW-Authenticate"))
@@ -66,7 +74,7 @@ class Registry:
         # Basic credentials go to the realm the registry names, as `docker pull` does; only over
         # https (the client refuses plain http beyond loopback).
         headers = {"Authorization": remote.basic(credentials)} if credentials else {}
-        reply = self.client.get(realm, headers, query)
+        reply = self._get(what, realm, headers, query)
         if reply.status != 200:
             raise _with_hint(remote.status_error(what, reply), ref, reply.status, bool(credentials))
         body = remote.json_body(what, reply)

@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from cigen import refs
+from cigen import __version__, refs
 from cigen.errors import RemoteError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -55,7 +55,7 @@ class Client:
     ) -> None:
         self.timeout, self.retries, self.backoff, self.sleep = timeout, retries, backoff, sleep
         self.session = requests.Session()
-        self.session.headers["User-Agent"] = "cigen"
+        self.session.headers["User-Agent"] = f"cigen/{__version__}"
 
     def get(
         self,
@@ -89,7 +89,7 @@ class Client:
             if _origin(target) != _origin(url):
                 headers.pop("Authorization", None)
             url, params = target, None
-        raise RemoteError(f"{_host(url)}: more than {_MAX_REDIRECTS} redirects")
+        raise RemoteError(f"more than {_MAX_REDIRECTS} redirects, the last to {url}")
 
     def _send(self, url: str, headers: dict[str, str], params: Mapping[str, str] | None) -> Reply:
         try:
@@ -115,7 +115,7 @@ def _read_capped(response: requests.Response, host: str) -> bytes:
         size += len(chunk)
         if size > _MAX_BODY:
             raise RemoteError(
-                f"{host}: answer larger than {_MAX_BODY // 1024 // 1024} MiB; refusing it"
+                f"the answer from {host} is over {_MAX_BODY // 1024 // 1024} MiB; refusing it"
             )
     return b"".join(chunks)
 
@@ -134,8 +134,7 @@ def _check_scheme(url: str) -> None:
     scheme = urlsplit(url).scheme
     if scheme != "https" and not (scheme == "http" and refs.is_loopback(_host(url))):
         raise RemoteError(
-            f"{_host(url)}: refusing {scheme or 'schemeless'} URL {url}; "
-            "only https leaves this machine"
+            f"refusing {scheme or 'schemeless'} URL {url}; only https leaves this machine"
         )
 
 
@@ -153,16 +152,22 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 def _transport_error(host: str, e: requests.RequestException, timeout: float) -> RemoteError:
     causes = list(_causes(e))
     if isinstance(e, requests.exceptions.SSLError):
-        return RemoteError(f"{host}: TLS failed (certificate or protocol): {_innermost(causes)}")
+        return RemoteError(
+            f"TLS with {host} failed (certificate or protocol): {_innermost(causes)}"
+        )
     if isinstance(e, requests.Timeout) or any("Timeout" in type(c).__name__ for c in causes):
-        return RemoteError(f"{host}: no answer within {timeout:g} s (timeout)")
+        return RemoteError(f"no answer from {host} within {timeout:g} s (timeout)")
     if any("NameResolution" in type(c).__name__ or type(c).__name__ == "gaierror" for c in causes):
         return RemoteError(
-            f"{host}: cannot resolve the host name (DNS); check the spelling and your network"
+            f"cannot resolve {_hostname(host)} (DNS); check the spelling and your network"
         )
     if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        return RemoteError(f"{host}: connection refused; is the registry running on that port?")
-    return RemoteError(f"{host}: cannot connect: {_innermost(causes)}")
+        return RemoteError(f"connection refused by {host}; is the server running on that port?")
+    return RemoteError(f"cannot connect to {host}: {_innermost(causes)}")
+
+
+def _hostname(host: str) -> str:
+    return urlsplit(f"//{host}").hostname or host
 
 
 def _innermost(causes: list[BaseException]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, NamedTuple
@@ -75,10 +76,39 @@ def _fill(node: dict[str, Any], value: Any) -> Any:
 
 def problems(data: Any, token: Callable[[Path], str]) -> Iterator[Problem]:
     """Every schema violation in `data`; `token(path)` gives a value's text as written."""
-    from jsonschema import Draft202012Validator
-
     from cigen.messages import explain
 
-    validator = Draft202012Validator(schema())
+    validator = _validator_class()(schema())
     for error in validator.iter_errors(data):
         yield from explain(error, token)
+
+
+@functools.lru_cache(maxsize=1)
+def _validator_class() -> Any:
+    """Draft 2020-12 with JSON Schema's own (ECMA-262) `$`: the end of the string. Python's `$`
+    also matches before a final newline, so `main` and a newline would pass ^[a-z]+$."""
+    from jsonschema import Draft202012Validator, ValidationError, validators
+
+    def pattern(validator: Any, regex: str, instance: Any, _: Any) -> Iterator[Any]:
+        if validator.is_type(instance, "string") and not _ecma(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
+
+    return validators.extend(Draft202012Validator, {"pattern": pattern})
+
+
+@functools.lru_cache(maxsize=None)
+def _ecma(regex: str) -> re.Pattern[str]:
+    out, escaped, in_class = [], False, False
+    for char in regex:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "$":
+            char = r"\Z"  # Python's end of string, whatever comes before it
+        out.append(char)
+    return re.compile("".join(out))

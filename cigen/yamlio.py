@@ -16,6 +16,7 @@ _AMBIGUOUS = re.compile(
         y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
       | ~|null|Null|NULL|
       | [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-5]?[0-9])*)
+      | [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
       | [-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?
       | [-+]?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)
       | [-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
@@ -24,10 +25,22 @@ _AMBIGUOUS = re.compile(
     )$""",
     re.VERBOSE,
 )
+# What a plain, quoted or literal scalar cannot hold as it is: control characters, BOM, and the
+# YAML 1.1 line breaks (NEL, LS, PS) that readers fold away. Such strings are double-quoted and
+# escaped.
+_UNPRINTABLE = re.compile(
+    "[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+class _PlainKey(str):
+    """The workflow's top-level `on:`, written plain: GitHub reads it as a string."""
 
 
 class _Representer(RoundTripRepresenter):
     def represent_str(self, data: str) -> Any:
+        if _UNPRINTABLE.search(data):
+            return self.represent_scalar("tag:yaml.org,2002:str", data, style='"')
         if "\n" in data:
             return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
         if _AMBIGUOUS.match(data):
@@ -36,7 +49,8 @@ class _Representer(RoundTripRepresenter):
 
     def represent_key(self, data: Any) -> Any:
         # `on:` is how every GitHub workflow spells its trigger key; GitHub reads it as a string.
-        if data == "on":
+        # Only there: an env name `on` nested anywhere else is quoted like any other YAML 1.1 bool.
+        if type(data) is _PlainKey:
             return self.represent_scalar("tag:yaml.org,2002:str", data)
         return super().represent_key(data)
 
@@ -57,6 +71,8 @@ def _dumper() -> YAML:
 def dump(data: Any) -> str:
     """Serialize plain dicts/lists/strings to block-style YAML, byte-stable."""
     stream = io.StringIO()
+    if isinstance(data, dict) and "on" in data:
+        data = {(_PlainKey(k) if k == "on" else k): v for k, v in data.items()}
     _dumper().dump(data, stream)
     return stream.getvalue()
 

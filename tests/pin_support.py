@@ -1,5 +1,4 @@
-"""Loopback servers for the pin tests: Debian's docker-registry, and a scriptable HTTP server."""
-
+# Loopback servers for the pin tests: Debian's docker-registry, and a scriptable HTTP server.
 from __future__ import annotations
 
 import hashlib

@@ -403,13 +403,17 @@ def test_timeout(tmp_path: Path, registry_url: str, repo: str) -> None:
     with FakeServer(lambda seen: Answer(200, {}, b"{}", delay=2.0)) as fake:
         config, before = _faulty(tmp_path, registry_url, repo, fake.host)
         slow = Registry(Client(timeout=0.3, retries=0))
-        _fails(config, slow, rf"{fake.host}: no answer within 0.3 s \(timeout\)")
+        _fails(config, slow, rf"erlang:26: no answer from {fake.host} within 0.3 s \(timeout\)")
     assert config.read_bytes() == before
 
 
 def test_connection_refused(tmp_path: Path, reg: Registry, registry_url: str, repo: str) -> None:
     config, before = _faulty(tmp_path, registry_url, repo, f"127.0.0.1:{free_port()}")
-    _fails(config, reg, r"connection refused; is the registry running on that port\?")
+    _fails(
+        config,
+        reg,
+        r"erlang:26: connection refused by 127.0.0.1:\d+; is the server running on that port\?",
+    )
     assert config.read_bytes() == before
 
 
@@ -425,7 +429,7 @@ def test_dns_failure(
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     config, before = _faulty(tmp_path, registry_url, repo, "registry.invalid")
-    _fails(config, reg, r"registry.invalid: cannot resolve the host name \(DNS\)")
+    _fails(config, reg, r"erlang:26: cannot resolve registry.invalid \(DNS\)")
     assert config.read_bytes() == before
 
 
@@ -435,7 +439,7 @@ def test_tls_failure(tmp_path: Path, registry_url: str, repo: str) -> None:
         tls = Registry(
             quick_client(), endpoint=lambda h: f"https://{h}" if h == fake.host else f"http://{h}"
         )
-        _fails(config, tls, rf"{fake.host}: TLS failed \(certificate or protocol\)")
+        _fails(config, tls, rf"erlang:26: TLS with {fake.host} failed \(certificate or protocol\)")
     assert config.read_bytes() == before
 
 
@@ -641,7 +645,11 @@ def test_a_plain_http_realm_beyond_loopback_is_refused(
     with AuthRegistry(registry_url, "http://auth.example.test/token").server as fake:
         config, before = _faulty(tmp_path, registry_url, repo, fake.host)
         docker = _docker_config(tmp_path / "docker", fake.host, "alice", "s3cret")
-        with pytest.raises(RemoteError, match=r"auth.example.test: refusing http URL"):
+        with pytest.raises(
+            RemoteError,
+            match=r"token service auth.example.test: refusing http URL "
+            r"http://auth.example.test/token; only https leaves this machine",
+        ):
             _pin_with_auth(config, docker)
     assert config.read_bytes() == before
 

@@ -6,7 +6,7 @@ from typing import Any
 from cigen import yamlio
 from cigen.model import Project
 from cigen.schema import Problem
-from cigen.targets import buildscript, circleci_checks
+from cigen.targets import buildscript, circleci_checks, circleci_services, services
 from cigen.targets.base import Files, banner
 from cigen.targets.circleci_checks import job_name
 
@@ -26,11 +26,12 @@ def render(project: Project) -> Files:
 
 
 def problems(project: Project) -> list[Problem]:
+    found = [*services.problems(project), *circleci_services.problems(project)]
     checks = project.erlang.checks
     if "cover" in checks and "ct" not in checks:
         message = "cover needs ct: rebar3/cover reads the coverage data rebar3/ct saves; add ct"
-        return [Problem(("erlang", "checks"), message)]
-    return []
+        found.append(Problem(("erlang", "checks"), message))
+    return found
 
 
 def config(project: Project) -> dict[str, Any]:

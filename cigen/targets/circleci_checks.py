@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from cigen.model import Project
+from cigen.targets import circleci_services, services
 
 ORB = "rebar3"
 # The orb's own executor defaults to the legacy circleci/erlang:22.0.3 image, so every check job
 # gets an executor on the official `erlang:<otp>` image (it has git for `checkout`). The orb's
 # executor takes only `image` and `tag` (0.8.x also sets OTP_VERSION from `tag` for its cache
-# keys); anything more (environment, later service containers) needs an executor of our own.
+# keys); anything more (environment, service containers) needs an executor of our own.
 ORB_EXECUTOR = f"{ORB}/erlang"
 OWN_EXECUTOR = "erlang"
 IMAGE = "erlang"
@@ -34,17 +35,27 @@ def workflow_jobs(project: Project) -> list[dict[str, Any]]:
 
 def _job(project: Project, check: str, after: str | None) -> dict[str, Any]:
     # A fresh executor value per job: a shared one would be dumped as a YAML anchor and aliases.
-    params: dict[str, Any] = {"executor": check_executor(project)}
+    params: dict[str, Any] = {"executor": check_executor(project, check)}
+    pre_steps = circleci_services.pre_steps(project, check)
+    if pre_steps:
+        params["pre-steps"] = pre_steps
     if after is not None:
         params["requires"] = [job_name(after)]
     return {job_name(check): params}
 
 
 def needs_own_executor(project: Project) -> bool:
-    return bool(project.erlang.env)
+    # Secrets are left out: CircleCI adds project variables to every job by itself.
+    return bool(services.literal(project.erlang.env))
 
 
-def check_executor(project: Project) -> Executor:
+def _with_services(project: Project) -> bool:
+    return any(services.for_check(project, check) for check in project.erlang.checks)
+
+
+def check_executor(project: Project, check: str = "compile") -> Executor:
+    if services.for_check(project, check):
+        return circleci_services.executor_name(project)
     if needs_own_executor(project):
         return OWN_EXECUTOR
     return {"name": ORB_EXECUTOR, "image": IMAGE, "tag": project.erlang.otp}
@@ -52,13 +63,22 @@ def check_executor(project: Project) -> Executor:
 
 def executors(project: Project) -> dict[str, Any]:
     """Config-level executors: ours, when the orb's cannot carry what the checks need."""
-    if not needs_own_executor(project):
-        return {}
+    out: dict[str, Any] = {}
+    if needs_own_executor(project):
+        out[OWN_EXECUTOR] = {"docker": _containers(project), "environment": _environment(project)}
+    if _with_services(project):
+        docker = [*_containers(project), *circleci_services.containers(project)]
+        environment = {**_environment(project), **circleci_services.host_env(project)}
+        out[circleci_services.executor_name(project)] = {"docker": docker,
+                                                         "environment": environment}
+    return out
+
+
+def _environment(project: Project) -> dict[str, str]:
     # OTP_VERSION keeps the orb's cache keys per OTP release, as its own executor does.
-    environment = {"OTP_VERSION": project.erlang.otp, **project.erlang.env}
-    return {OWN_EXECUTOR: {"docker": _containers(project), "environment": environment}}
+    return {"OTP_VERSION": project.erlang.otp, **services.literal(project.erlang.env)}
 
 
 def _containers(project: Project) -> list[dict[str, Any]]:
-    # The primary container runs the steps; service containers will follow it in this list.
+    # The primary container runs the steps; service containers follow it in the executor.
     return [{"image": f"{IMAGE}:{project.erlang.otp}"}]

@@ -6,6 +6,7 @@ from typing import Any
 
 from cigen.model import Project
 from cigen.schema import Path, Problem
+from cigen.targets import cloudbuild_services, services
 from cigen.targets import cloudbuild_steps as build
 from cigen.targets import substitutions as subst
 
@@ -18,6 +19,7 @@ def descriptor_problems(project: Project, base_args: build.BaseArgs,
     """What Cloud Build or the registry would reject, located at the descriptor key at fault."""
     checks = (_images, _destinations, _durations, _secrets, _paths)
     found = [p for check in checks for p in check(project)]
+    found += services.problems(project) + cloudbuild_services.problems(project)
     found += _base_arg_keys(base_args)
     found += _references(project, base_args)
     found += _unused(project, steps)
@@ -30,6 +32,10 @@ def _images(project: Project) -> Iterator[Problem]:
     problem = subst.reference_problem(getattr(cb, key), pushed=False)
     if problem:
         yield Problem((_CB, key), problem)
+    if cb.run_checks and key != "docker_image" and cloudbuild_services.used(project):
+        problem = subst.reference_problem(cb.docker_image, pushed=False)
+        if problem:
+            yield Problem((_CB, "docker_image"), f"{problem} (it runs erlang.services)")
     if cb.run_checks and (problem := subst.reference_problem(project.image.base, pushed=False)):
         yield Problem(("image", "base"), f"{problem} (cloudbuild.run_checks runs it)")
 
@@ -72,12 +78,9 @@ def _secrets(project: Project) -> Iterator[Problem]:
         yield Problem((_CB, "secrets"), "only run_checks steps get secrets (Kaniko cannot take "
                       "one safely, and an unused secret fails the build); set run_checks: true")
     for name in cb.secrets:
-        if name in project.erlang.env:
+        if isinstance(project.erlang.env.get(name), str):
             yield Problem((_CB, "secrets", name), f"{name} is also in erlang.env; a step cannot "
                           "have both a secret and a plain variable of one name", at_key=True)
-    if cb.run_checks and project.erlang.services:
-        yield Problem((_CB, "run_checks"), "cannot start erlang.services: Cloud Build steps "
-                      "share no localhost with service containers; run the checks in another CI")
 
 
 def _paths(project: Project) -> Iterator[Problem]:

@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cigen.model import Project
+from cigen.targets import cloudbuild_services as svc
+from cigen.targets import services
 from cigen.targets import substitutions as subst
 
 Step = dict[str, Any]
@@ -97,18 +99,23 @@ def _image_waits(project: Project) -> list[str]:
 
 
 def check_steps(project: Project) -> list[Step]:
-    """compile, then each check after its setup steps, wired with waitFor."""
+    """compile and the services, then each check after its setup steps, wired with waitFor;
+    the services stop after the last check that uses them."""
     checks = _ordered(project.erlang.checks)
-    out = [_rebar3(project, COMPILE_STEP, ["compile"], None)]
+    out = [_rebar3(project, COMPILE_STEP, ["compile"], None), *svc.start_steps(project)]
     previous_test = COMPILE_STEP
     for check in checks:
         after = _check_waits(check, checks, previous_test)
+        if services.for_check(project, check):
+            after = [*after, *svc.ready_ids(project)]
         setup = _setup_steps(project, check, after)
         if setup:
             after = [setup[-1]["id"]]
         out += [*setup, _rebar3(project, check, _check_args(check, checks), after)]
         if check in _TEST_PROFILE:
             previous_test = check
+    if svc.used(project):
+        out.append(svc.stop_step(project, previous_test))
     return out
 
 
@@ -129,20 +136,23 @@ def _check_args(check: str, checks: Sequence[str]) -> list[str]:
 def _setup_steps(project: Project, check: str, after: list[str]) -> list[Step]:
     out: list[Step] = []
     for i, setup in enumerate(project.erlang.setup.get(check, ()), 1):
-        step = _in_builder(project, f"{check}-setup-{i}", "sh", ["-c", subst.escape(setup.run)])
+        step = _in_builder(project, f"{check}-setup-{i}", "sh", ["-c", subst.escape(setup.run)],
+                           check)
         out.append({**step, "waitFor": after})
         after = [step["id"]]
     return out
 
 
 def _rebar3(project: Project, step_id: str, args: list[str], after: list[str] | None) -> Step:
-    step = _in_builder(project, step_id, "rebar3", args)
+    step = _in_builder(project, step_id, "rebar3", args, step_id)
     return {**step, "waitFor": after} if after else step
 
 
-def _in_builder(project: Project, step_id: str, entrypoint: str, args: list[str]) -> Step:
+def _in_builder(project: Project, step_id: str, entrypoint: str, args: list[str],
+                check: str) -> Step:
     step: Step = {"id": step_id, "name": project.image.base, "entrypoint": entrypoint, "args": args}
-    env = [f"{key}={subst.escape(value)}" for key, value in project.erlang.env.items()]
+    values = {**services.literal(project.erlang.env), **svc.host_env(project, check)}
+    env = [f"{key}={subst.escape(value)}" for key, value in values.items()]
     if env:
         step["env"] = env
     if project.cloudbuild.secrets:

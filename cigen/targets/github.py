@@ -4,6 +4,7 @@ from typing import Any
 
 from cigen.model import Project
 from cigen.schema import Problem
+from cigen.targets import github_services, services
 from cigen.targets.base import Files, banner
 from cigen.targets.github_expr import PULL_REQUEST, TAG_PATTERN, fenced
 from cigen.targets.github_image import IMAGE_JOB, PERMISSION_REASONS, image_job
@@ -65,7 +66,8 @@ def _permission_comments() -> dict[str, str]:
 
 
 def problems(project: Project) -> list[Problem]:
-    return [*_check_problems(project), *_github_problems(project)]
+    return [*services.problems(project), *github_services.problems(project),
+            *_check_problems(project), *_github_problems(project)]
 
 
 def _check_problems(project: Project) -> list[Problem]:
@@ -74,11 +76,6 @@ def _check_problems(project: Project) -> list[Problem]:
     if "cover" in checks and not any(c in checks for c in COVERED):
         found.append(Problem(("erlang", "checks", checks.index("cover")),
                              "cover reports the coverage of eunit or ct; add one of them"))
-    # Issue 9 renders these; until then the workflow would run checks without them.
-    if project.erlang.services:
-        found.append(Problem(("erlang", "services"), "not supported by the github target yet"))
-    if project.erlang.setup:
-        found.append(Problem(("erlang", "setup"), "not supported by the github target yet"))
     return found
 
 

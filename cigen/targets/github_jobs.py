@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from cigen.model import Project
+from cigen.targets import github_services
 from cigen.targets.github_expr import TAG_BUILD, fenced
 from cigen.targets.github_pins import uses
 from cigen.yamlio import quoted
@@ -51,10 +52,14 @@ def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
         "timeout-minutes": CHECK_TIMEOUT,
         "permissions": {"contents": "read"},
     }
-    if project.erlang.env:
-        out["env"] = dict(project.erlang.env)
-    # erlang.services and erlang.setup slot in here (services:, steps before each check).
-    out["steps"] = [*toolchain_steps(project, job), *(_run(check, checks) for check in checks)]
+    running = github_services.running(project, checks)
+    env = github_services.job_env(project, running)
+    if env:
+        out["env"] = env
+    if running:
+        out["services"] = github_services.service_block(running)
+    steps = [[*github_services.setup_steps(project, check), _run(check, checks)] for check in checks]
+    out["steps"] = [*toolchain_steps(project, job), *(step for group in steps for step in group)]
     return out
 
 
