@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path as FsPath
 from typing import Any
@@ -13,6 +14,7 @@ from cigen.schema import Path, Problem
 MAX_BYTES = 1 << 20  # a descriptor is a few kilobytes; refuse to parse anything huge
 MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
 MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def load_descriptor(path: FsPath, names: tuple[str, ...] = ()) -> Project:
@@ -134,10 +136,17 @@ def _plain(node: Any) -> Any:
 
 def _shape(node: Any, path: Path) -> Iterable[Problem]:
     """What JSON cannot hold: non-string keys and YAML tags."""
-    if type(node).__name__ == "TaggedScalar":
-        yield Problem(path, f"the YAML tag {node.tag.value} is not supported; remove it")
+    tag = getattr(getattr(node, "tag", None), "value", None)  # None for plain mappings, lists
+    if type(node).__name__ == "TaggedScalar" or (isinstance(node, (dict, list)) and tag):
+        # a tagged mapping or list (!!python/object:..., !custom) is never constructed as
+        # anything but data; the tag is refused so that it cannot pass unnoticed either
+        yield Problem(path, f"the YAML tag {tag} is not supported; remove it")
     elif isinstance(node, bytes):
         yield Problem(path, "binary data (!!binary) is not supported; write text")
+    elif isinstance(node, str) and _SURROGATE.search(node):
+        # a \ud800 escape: no UTF-8 file can hold it, so no output could be written
+        yield Problem(path, "has a lone surrogate escape (\\ud800-\\udfff), which is no "
+                      "character; write the character itself")
     elif isinstance(node, list):
         for i, item in enumerate(node):
             yield from _shape(item, (*path, i))

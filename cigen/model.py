@@ -24,7 +24,8 @@ EnvValue = str | Secret
 
 
 def _env(raw: Mapping[str, Any]) -> Mapping[str, EnvValue]:
-    return _frozen({k: Secret(v["secret"]) if isinstance(v, Mapping) else v for k, v in raw.items()})
+    return _frozen({key: Secret(value["secret"]) if isinstance(value, Mapping) else value
+                    for key, value in raw.items()})
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class SetupStep:
     @classmethod
     def create(cls, raw: Mapping[str, Any]) -> SetupStep:
         cache = raw.get("cache")
-        return cls(raw["name"], raw["run"], StepCache(cache["path"], cache["key"]) if cache else None)
+        step_cache = StepCache(cache["path"], cache["key"]) if cache else None
+        return cls(raw["name"], raw["run"], step_cache)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,11 +20,13 @@ from cigen.dockerfile.source import (
     keyword_like,
     newline_of,
     read_directives,
+    split_lines,
 )
 from cigen.dockerfile.stages import Stage
 from cigen.errors import ConversionError
 
 _INSTRUCTIONS = frozenset(name.upper() for name in dockerfile.all_cmds())
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def convert(
     Raises ConversionError listing every instruction that has no safe Kaniko form.
     """
     commands = _parse(text, path)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     directives = read_directives(lines)
     froms = stages.parse_froms([(c.start_line, c.value) for c in commands if _name(c) == "FROM"])
     problems = _check_structure(commands, froms)
@@ -65,6 +68,13 @@ def convert(
 
 
 def _parse(text: str, path: str) -> tuple[Command, ...]:
+    # The parser binding reads a C string: it would stop at a NUL, hiding every line after it,
+    # and it crashes the process on text that is not valid Unicode (a lone surrogate).
+    unreadable = _NOT_TEXT.search(text)
+    if unreadable is not None:
+        line = text.count("\n", 0, unreadable.start()) + 1
+        raise ConversionError([f"{path}:{line}: holds a NUL or a lone surrogate, which is no "
+                               "text; remove it"])
     try:
         commands: tuple[Command, ...] = dockerfile.parse_string(text)
     except (dockerfile.GoParseError, UnicodeError, ValueError) as error:
@@ -84,7 +94,7 @@ def _parse_problem(text: str, path: str, message: str) -> str:
 def _unterminated_line(text: str) -> int:
     # the parser does not say where: the heredoc starts right after the longest prefix
     # that still parses, so skip the blank and comment lines that follow that prefix
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     for count in range(len(lines), -1, -1):
         if _parses("".join(lines[:count])):
             break

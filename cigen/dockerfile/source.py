@@ -11,6 +11,7 @@ _KNOWN_DIRECTIVES = frozenset({"syntax", "escape", "check"})
 _BLANK_OR_COMMENT = re.compile(r"[ \t]*(#[^\n]*)?\r?\n")
 _SPACES = re.compile(r"[ \t]*")
 _QUOTE_PIECES = re.compile(r"('|\\+(?='|\Z))")
+_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
 class Note(NamedTuple):
@@ -47,6 +48,13 @@ class Parts(NamedTuple):
     comments: tuple[str, ...]
     indent: str
     body: str
+
+
+def split_lines(text: str) -> list[str]:
+    r"""Lines as BuildKit counts them, each with its ending: only \n ends one. (str.splitlines
+    also breaks at \r, \x0b, \x0c, \x1c-\x1e, \x85, \u2028 and \u2029, which a Dockerfile
+    line may hold: edits would then land on the wrong lines.)"""
+    return _LINE.findall(text)
 
 
 def newline_of(text: str) -> str:

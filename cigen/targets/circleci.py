@@ -42,7 +42,20 @@ def config(project: Project) -> dict[str, Any]:
     data["jobs"] = {IMAGE_JOB: _image_job(project)}
     jobs = [*circleci_checks.workflow_jobs(project), {IMAGE_JOB: _image_job_params(project)}]
     data["workflows"] = {project.circleci.workflow: {"jobs": jobs}}
-    return data
+    return _literal(data)
+
+
+def _literal(node: Any) -> Any:
+    """`node` with every `<<` in a value written `\\<<`: a 2.1 config expands `<< ... >>`
+    (parameters, pipeline values) in any string and fails on an unclosed `<<`, so a heredoc in
+    a setup command or an env value would break it. cigen's own config uses no `<<`."""
+    if isinstance(node, str):
+        return node.replace("<<", "\\<<")
+    if isinstance(node, dict):
+        return {key: _literal(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_literal(item) for item in node]
+    return node
 
 
 def _orbs(project: Project) -> dict[str, str]:

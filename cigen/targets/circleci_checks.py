@@ -49,10 +49,6 @@ def needs_own_executor(project: Project) -> bool:
     return bool(services.literal(project.erlang.env))
 
 
-def _with_services(project: Project) -> bool:
-    return any(services.for_check(project, check) for check in project.erlang.checks)
-
-
 def check_executor(project: Project, check: str = "compile") -> Executor:
     if services.for_check(project, check):
         return circleci_services.executor_name(project)
@@ -66,7 +62,7 @@ def executors(project: Project) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if needs_own_executor(project):
         out[OWN_EXECUTOR] = {"docker": _containers(project), "environment": _environment(project)}
-    if _with_services(project):
+    if services.used(project):
         docker = [*_containers(project), *circleci_services.containers(project)]
         environment = {**_environment(project), **circleci_services.host_env(project)}
         out[circleci_services.executor_name(project)] = {"docker": docker,

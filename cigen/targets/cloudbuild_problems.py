@@ -32,7 +32,7 @@ def _images(project: Project) -> Iterator[Problem]:
     problem = subst.reference_problem(getattr(cb, key), pushed=False)
     if problem:
         yield Problem((_CB, key), problem)
-    if cb.run_checks and key != "docker_image" and cloudbuild_services.used(project):
+    if cb.run_checks and key != "docker_image" and services.used(project):
         problem = subst.reference_problem(cb.docker_image, pushed=False)
         if problem:
             yield Problem((_CB, "docker_image"), f"{problem} (it runs erlang.services)")

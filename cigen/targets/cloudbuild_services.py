@@ -4,7 +4,7 @@ import shlex
 from typing import Any
 
 from cigen.model import Project, Service
-from cigen.schema import Problem
+from cigen.schema import Path, Problem
 from cigen.targets import services
 from cigen.targets import substitutions as subst
 
@@ -17,17 +17,13 @@ STOP_STEP = "services-stop"
 Step = dict[str, Any]
 
 
-def used(project: Project) -> bool:
-    return any(services.for_check(project, check) for check in project.erlang.checks)
-
-
 def host_env(project: Project, check: str) -> dict[str, str]:
     return services.hosts(services.for_check(project, check), lambda service: service.name)
 
 
 def start_steps(project: Project) -> list[Step]:
     """One `docker run` per service, started with the build, then a step that waits for them."""
-    if not used(project):
+    if not services.used(project):
         return []
     started = [_start(project, service) for service in project.erlang.services]
     probes = [probe for service in project.erlang.services for probe in _probes(service)]
@@ -75,7 +71,8 @@ def problems(project: Project) -> list[Problem]:
     if not project.cloudbuild.run_checks:
         return []
     known = project.cloudbuild.secrets
-    wanted = [(("erlang", "env", key), key) for key in services.secrets(project.erlang.env)]
+    wanted: list[tuple[Path, str]] = [(("erlang", "env", key), key)
+                                      for key in services.secrets(project.erlang.env)]
     for i, service in enumerate(project.erlang.services):
         wanted += [(("erlang", "services", i, "env", key), key)
                    for key in services.secrets(service.env)]

@@ -114,7 +114,7 @@ def check_steps(project: Project) -> list[Step]:
         out += [*setup, _rebar3(project, check, _check_args(check, checks), after)]
         if check in _TEST_PROFILE:
             previous_test = check
-    if svc.used(project):
+    if services.used(project):
         out.append(svc.stop_step(project, previous_test))
     return out
 

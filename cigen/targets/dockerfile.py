@@ -127,6 +127,9 @@ def _env_problems(project: Project) -> Iterator[Problem]:
         if _LINE_BREAK.search(value):
             message = "contains a line break; a Dockerfile ENV value cannot"
             yield Problem(("image", "env", key), message)
+        elif "\x00" in value:  # BuildKit's parser ends the line there, quote still open
+            yield Problem(("image", "env", key), "contains a NUL character; a Dockerfile ENV "
+                          "value cannot")
 
 
 def _package_problems(project: Project) -> Iterator[Problem]:

@@ -58,8 +58,9 @@ def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
         out["env"] = env
     if running:
         out["services"] = github_services.service_block(running)
-    steps = [[*github_services.setup_steps(project, check), _run(check, checks)] for check in checks]
-    out["steps"] = [*toolchain_steps(project, job), *(step for group in steps for step in group)]
+    # Each check runs after its own setup steps.
+    runs = [[*github_services.setup_steps(project, c), _run(c, checks)] for c in checks]
+    out["steps"] = [*toolchain_steps(project, job), *(step for run in runs for step in run)]
     return out
 
 

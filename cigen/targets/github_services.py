@@ -85,6 +85,9 @@ def problems(project: Project) -> list[Problem]:
             if "${{" in step.run:
                 found.append(Problem(("erlang", "setup", check, i, "run"), "has ${{, which "
                                      "GitHub would expand into the script; use a variable"))
+            if "${{" in step.name:  # a step name is evaluated too, and shown in every log
+                found.append(Problem(("erlang", "setup", check, i, "name"), "has ${{, which "
+                                     "GitHub would evaluate; name the step in plain words"))
     return found
 
 

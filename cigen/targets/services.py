@@ -19,6 +19,11 @@ def for_check(project: Project, check: str) -> tuple[Service, ...]:
     return project.erlang.services if check in SERVICE_CHECKS else ()
 
 
+def used(project: Project) -> bool:
+    """Whether any check runs with the services."""
+    return any(for_check(project, check) for check in project.erlang.checks)
+
+
 def looks_secret(name: str) -> bool:
     upper = name.upper()
     return any(word in upper for word in SECRET_WORDS)
@@ -72,7 +77,7 @@ def problems(project: Project) -> list[Problem]:
             found.append(Problem(("erlang", "env", service.host_var), f"cigen sets "
                                  f"{service.host_var} to the host of service {service.name}; "
                                  "rename this variable", at_key=True))
-    if erlang.services and not any(check in SERVICE_CHECKS for check in erlang.checks):
+    if erlang.services and not used(project):
         found.append(Problem(("erlang", "services"), "only eunit and ct run with services, and "
                              "erlang.checks has neither; remove the services or add a check"))
     return found

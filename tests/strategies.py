@@ -1,0 +1,290 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from cigen import schema as cigen_schema
+
+SCHEMA: dict[str, Any] = cigen_schema.schema()
+Node = dict[str, Any]
+KeyPath = tuple[str, ...]  # property names; "[]" for an array item, "{}" for a map value
+
+# Strings that a YAML 1.1 reader (CircleCI, PyYAML) or a YAML 1.2 one reads as something else
+# when they are written plain, and strings YAML must quote or fold with care.
+YAML_TRICKY = (
+    "on", "off", "yes", "no", "y", "n", "Y", "NO", "true", "False", "~", "null", "Null", "",
+    "010", "0o17", "0x1F", "0b101", "1e3", "1E+3", "1_000", "3.10", ".5", "-.inf", ".NaN",
+    "190:20:30.15", "1:20", "2001-12-14", "2001-12-14 21:59:43.10 -5", "<<", "=",
+    "*alias", "&anchor", "!tag", "%TAG", "@at", "`tick", "- item", "? key", "| block", "> fold",
+    "[flow]", "{flow}", "a: b", "a #b", "#comment", "'", '"', "\\", " lead", "trail ", "a\tb",
+    "line1\nline2", "trailing newline\n", "\nleading newline", "two\n\nblank", "x\r\ny",
+    "nel\x85break", "ls\u2028break", "\ufeffbom",
+)
+# Values that try to break out of where they are written: shells, CI templates, Dockerfile
+# quoting, terminals. Each must be refused by the schema or arrive as the same literal text.
+HOSTILE = (
+    "$(touch /tmp/cigen-pwned)", "`touch /tmp/cigen-pwned`", "'; touch /tmp/cigen-pwned; '",
+    '"; touch /tmp/cigen-pwned; "', "a;b|c&d>e<f", "${HOME}", "$HOME", "$$", "$", "\\$HOME",
+    "${{ github.event.pull_request.title }}", "${{ secrets.GITHUB_TOKEN }}", "${{",
+    "<< pipeline.git.branch >>", "<<", "\\<<", "$PROJECT_ID", "${_SECRET}", "$_X", "${#_X}",
+    "%{x}", "{{x}}", "a\x00b", "\x1b[31mred", "ünïcødé ✓ 🐳", "\u202eevil", "--push",
+    "-rf /", "*", "?", "!", "#!/bin/sh",
+)
+CORPUS = YAML_TRICKY + HOSTILE
+
+
+def free_text() -> st.SearchStrategy[str]:
+    """Text for keys the schema lets any string through: the corpus, random text, mixtures."""
+    piece = st.sampled_from(CORPUS)
+    mixed = st.lists(piece | st.text(max_size=4), min_size=2, max_size=4).map("".join)
+    return st.one_of(piece, st.text(max_size=16), mixed)
+
+
+def resolve(node: Node) -> Node:
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    target = SCHEMA["$defs"][ref.rsplit("/", 1)[1]]
+    return {**resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def from_schema(node: Node, path: KeyPath = (),
+                overrides: dict[KeyPath, st.SearchStrategy[Any]] | None = None
+                ) -> st.SearchStrategy[Any]:
+    """Values valid against `node`: enums, patterns (from_regex), optional keys, maps, lists."""
+    overrides = overrides or {}
+    if path in overrides:
+        return overrides[path]
+    node = resolve(node)
+    if "const" in node:
+        return st.just(node["const"])
+    if "enum" in node:
+        return st.sampled_from(node["enum"])
+    if "if" in node:
+        return st.one_of(from_schema(node["then"], path, overrides),
+                         from_schema(node["else"], path, overrides))
+    kind = node.get("type")
+    if kind not in _BY_TYPE:
+        raise NotImplementedError(f"{'.'.join(path)}: no strategy for {node}")
+    return _BY_TYPE[kind](node, path, overrides)
+
+
+def _string(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[str]:
+    if "pattern" in node:
+        # Python's `$` also matches before a final newline; JSON Schema's does not.
+        text = st.from_regex(node["pattern"], fullmatch=True)
+        return text.filter(lambda s: not s.endswith("\n") and len(s) <= 200)
+    return free_text().filter(lambda s: len(s) >= node.get("minLength", 0))
+
+
+def _integer(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[int]:
+    return st.integers(node.get("minimum"), node.get("maximum"))
+
+
+def _boolean(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[bool]:
+    return st.booleans()
+
+
+def _array(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[list[Any]]:
+    items = from_schema(node.get("items", {}), (*path, "[]"), overrides)
+    unique = (lambda v: json.dumps(v, sort_keys=True)) if node.get("uniqueItems") else None
+    return st.lists(items, max_size=4, unique_by=unique)
+
+
+def _object(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[dict[str, Any]]:
+    props = node.get("properties", {})
+    if props:
+        required = set(node.get("required", ()))
+        parts = {k: from_schema(v, (*path, k), overrides) for k, v in props.items()}
+        return st.fixed_dictionaries({k: s for k, s in parts.items() if k in required},
+                                     optional={k: s for k, s in parts.items() if k not in required})
+    values = from_schema(node.get("additionalProperties", {}), (*path, "{}"), overrides)
+    names = from_schema({"type": "string", **node.get("propertyNames", {})}, (*path, "<key>"),
+                        overrides)
+    return st.dictionaries(names, values, max_size=3)
+
+
+_BY_TYPE: dict[str, Callable[[Node, KeyPath, Any], st.SearchStrategy[Any]]] = {
+    "string": _string, "integer": _integer, "boolean": _boolean,
+    "array": _array, "object": _object,
+}
+
+# Realistic choices next to the schema's own random ones: most interesting outputs need a host
+# that decides the login (ghcr.io, GCR, Artifact Registry, another registry).
+REGISTRIES = ("ghcr.io/acme", "us.gcr.io/acme", "europe-docker.pkg.dev/acme/images",
+              "docker.io/acme", "localhost:5000/acme", "registry.example.com:5443/team/sub")
+DESTINATIONS = ("gcr.io/$PROJECT_ID/app:$COMMIT_SHA", "us-docker.pkg.dev/p/r/app:$SHORT_SHA",
+                "ghcr.io/acme/app:$BRANCH_NAME", "localhost:5000/app:v1")
+
+
+def _overrides() -> dict[KeyPath, st.SearchStrategy[Any]]:
+    schema_of = from_schema
+    registry = _node("registry")
+    return {
+        ("registry",): st.sampled_from(REGISTRIES) | schema_of(registry, ("registry!",)),
+        ("cloudbuild", "destination"): st.sampled_from(DESTINATIONS) | free_text(),
+        ("erlang", "otp"): st.sampled_from(("22.1.1", "26.2.5", "27.0")) | st.from_regex(
+            r"[0-9]{1,2}(\.[0-9]{1,2}){0,3}", fullmatch=True),
+    }
+
+
+def _node(dotted: str) -> Node:
+    node = SCHEMA
+    for key in dotted.split("."):
+        node = resolve(node["properties"][key])
+    return node
+
+
+def raw_descriptors() -> st.SearchStrategy[dict[str, Any]]:
+    """Schema-valid descriptors, drawn from the JSON Schema alone."""
+    return from_schema(SCHEMA, (), _overrides())
+
+
+# --- coherent descriptors: the cross-key rules the loader and targets enforce, applied ---
+
+CHECK_DEFAULT = ("xref", "dialyzer", "ct")
+SECRET_VERSION = "projects/acme/secrets/token/versions/1"
+STAGES = ("builder", "prod_compiled", "releaser", "runner")
+
+
+def descriptors() -> st.SearchStrategy[dict[str, Any]]:
+    """Schema-valid descriptors, most of them repaired to pass the cross-key rules too (the
+    rest measure how often the targets refuse a schema-valid one)."""
+    return st.tuples(raw_descriptors(), st.integers(0, 9)).map(
+        lambda pair: cohere(pair[0]) if pair[1] else pair[0])
+
+
+def cohere(raw: dict[str, Any]) -> dict[str, Any]:
+    d = json.loads(json.dumps(raw))
+    for repair in (_checks, _services, _env, _cloudbuild, _github, _image):
+        repair(d)
+    return d
+
+
+def _checks(d: dict[str, Any]) -> None:
+    erlang = d["erlang"]
+    checks = erlang.setdefault("checks", list(CHECK_DEFAULT))
+    if "cover" in checks and "ct" not in checks:
+        checks.append("ct")
+    if erlang.get("services") and not {"eunit", "ct"} & set(checks):
+        checks.append("ct")
+    publish = d.get("publish", {})
+    if "after" in publish:
+        publish["after"] = [c for c in publish["after"] if c in checks]
+    elif "ct" not in checks:
+        publish["after"] = []
+    erlang["setup"] = {k: v for k, v in erlang.get("setup", {}).items() if k in checks}
+
+
+def _services(d: dict[str, Any]) -> None:
+    erlang, seen = d["erlang"], set()
+    kept = []
+    for service in erlang.get("services", []):
+        if service["name"] in seen:
+            continue
+        seen.add(service["name"])
+        service["image"] = _pinned(service["image"])
+        service["ports"] = service.get("ports") or [5432]
+        service["env"] = {k: (v if isinstance(v, str) else "x")
+                          for k, v in service.get("env", {}).items() if not _secretish(k)}
+        host_var = service["name"].upper().replace("-", "_") + "_HOST"
+        erlang.get("env", {}).pop(host_var, None)
+        kept.append(service)
+    erlang["services"] = kept
+    if kept:
+        d.setdefault("cloudbuild", {})["run_checks"] = False
+
+
+def _pinned(image: str) -> str:
+    if "@sha256:" in image:
+        return image
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return image + ":1.0"
+    return name + ":1.0" if tag == "latest" else image
+
+
+def _secretish(name: str) -> bool:
+    return any(word in name.upper() for word in ("TOKEN", "SECRET", "KEY"))
+
+
+def _env(d: dict[str, Any]) -> None:
+    env = d["erlang"].get("env", {})
+    for key in list(env):
+        if key.upper().startswith("GITHUB_"):
+            del env[key]
+        elif _secretish(key) or not isinstance(env[key], str):
+            env[key] = {"secret": key}
+    secrets = [k for k, v in env.items() if not isinstance(v, str)]
+    cloudbuild = d.setdefault("cloudbuild", {})
+    if secrets and cloudbuild.get("run_checks"):
+        known = cloudbuild.setdefault("secrets", {})
+        known.update({k: SECRET_VERSION for k in secrets if k not in known})
+    for name in cloudbuild.get("secrets", {}):
+        if isinstance(env.get(name), str):
+            del env[name]
+
+
+def _cloudbuild(d: dict[str, Any]) -> None:
+    cb = d.setdefault("cloudbuild", {})
+    if cb.get("secrets"):
+        cb["run_checks"] = True
+        if d["erlang"].get("services"):
+            cb["secrets"] = {}
+    for key in ("cache_repo", "timeout"):
+        cb.pop(key, None)
+    if cb.get("destination") not in DESTINATIONS:
+        cb.pop("destination", None)
+    if cb.get("cache_ttl", "8h").strip("0hms") == "":
+        cb["cache_ttl"] = "8h"
+    if cb.get("service_account") and cb.get("logging") in ("LEGACY", "GCS_ONLY"):
+        del cb["logging"]
+    for key in ("kaniko_image", "docker_image"):
+        if ":" not in cb.get(key, ":").rsplit("/", 1)[-1] or cb.get(key, "").endswith(":latest"):
+            cb.pop(key)
+    _substitutions(cb)
+    image = d.get("image", {})
+    if image.get("kaniko_dockerfile", "ci/Dockerfile.cb") == image.get("dockerfile", "Dockerfile"):
+        image.pop("kaniko_dockerfile")
+    if cb.get("file") in (".gcloudignore", image.get("kaniko_dockerfile", "ci/Dockerfile.cb")):
+        del cb["file"]
+
+
+def _substitutions(cb: dict[str, Any]) -> None:
+    # Values are literal text ($$ is a $); each key is used by a tag, as Cloud Build demands.
+    values = {k: v.replace("$", "$$") for k, v in cb.get("substitutions", {}).items()
+              if k not in ("_BASE_IMAGE", "_RUNNER_IMAGE") and not k.startswith("_SAFE_")}
+    cb["substitutions"] = values
+    tags = [t for t in cb.get("tags", []) if "$" not in t]
+    cb["tags"] = list(dict.fromkeys([*tags, *(f"${{{key}}}" for key in values)]))
+
+
+def _github(d: dict[str, Any]) -> None:
+    gh = d.setdefault("github", {})
+    path = gh.get("workflow_file", ".github/workflows/ci.yml")
+    name = path.removeprefix(".github/workflows/")
+    if name == path or "/" in name or not name.endswith((".yml", ".yaml")):
+        gh.pop("workflow_file", None)
+    host = d["registry"].split("/", 1)[0]
+    gcp = host.endswith(("gcr.io", "-docker.pkg.dev"))
+    if (gh.get("auth") == "ghcr" and host != "ghcr.io") or (gh.get("auth") == "gcp" and not gcp):
+        del gh["auth"]
+
+
+def _image(d: dict[str, Any]) -> None:
+    image = d.setdefault("image", {})
+    if image.get("generate", True) and image.get("target", "runner") not in STAGES:
+        del image["target"]
+    image["env"] = {k: v.translate({0: None, 10: None, 13: None})
+                    for k, v in image.get("env", {}).items()}
+    if image.get("os") == "debian":
+        for key in ("build_packages", "runtime_packages"):
+            if key in image:
+                image[key] = [p for p in image[key] if not any(o in p for o in "~<>")]
+    wrong = ("debian", "ubuntu", "bookworm", "bullseye", "trixie", "alpine")
+    for key in ("base", "runner"):
+        if any(w in image.get(key, "").rsplit("/", 1)[-1].lower() for w in wrong):
+            del image[key]
