@@ -71,6 +71,9 @@ def _parse(source: str, shown: str) -> Any:
         raise DescriptorError([f"{shown}: not valid YAML: {e}"]) from e
     except RecursionError:
         raise DescriptorError([f"{shown}: nested too deeply to be a descriptor"]) from None
+    except TypeError as e:  # the reader hashes complex keys (`? {a: b}`) and some cannot be
+        raise DescriptorError([f"{shown}: a key is a mapping or a list; write keys as names"]) \
+            from e
     if tree is None:
         raise DescriptorError([f"{shown}: empty; a descriptor needs at least {messages.MINIMAL}"])
     if not isinstance(tree, dict):
@@ -128,10 +131,20 @@ def _plain(node: Any) -> Any:
         return [_plain(v) for v in node]
     if type(node).__name__ == "ScalarBoolean":  # an anchored boolean: an int subclass
         return bool(node)
+    if isinstance(node, str):
+        return _paired(str(node))
     for kind in (bool, str, int, float):
         if isinstance(node, kind):
             return kind(node)
     return node
+
+
+def _paired(text: str) -> str:
+    """`text` with each surrogate pair joined into its character: JSON, which YAML reads too,
+    escapes U+1F433 as \\ud83d\\udc33, and the YAML reader keeps the halves apart."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
 def _shape(node: Any, path: Path) -> Iterable[Problem]:
@@ -143,7 +156,7 @@ def _shape(node: Any, path: Path) -> Iterable[Problem]:
         yield Problem(path, f"the YAML tag {tag} is not supported; remove it")
     elif isinstance(node, bytes):
         yield Problem(path, "binary data (!!binary) is not supported; write text")
-    elif isinstance(node, str) and _SURROGATE.search(node):
+    elif isinstance(node, str) and _SURROGATE.search(_paired(node)):
         # a \ud800 escape: no UTF-8 file can hold it, so no output could be written
         yield Problem(path, "has a lone surrogate escape (\\ud800-\\udfff), which is no "
                       "character; write the character itself")

@@ -96,7 +96,7 @@ def _validator_class() -> Any:
     return validators.extend(Draft202012Validator, {"pattern": pattern})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ecma(regex: str) -> re.Pattern[str]:
     out, escaped, in_class = [], False, False
     for char in regex:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.representer import RoundTripRepresenter
 
 # Strings that a YAML 1.1 reader (CircleCI, many linters) or a YAML 1.2 reader would not read
@@ -85,9 +86,21 @@ def quoted(text: str) -> str:
     return value
 
 
+class _Constructor(RoundTripConstructor):
+    def check_mapping_key(self, node: Any, key_node: Any, mapping: Any, key: Any,
+                          value: Any) -> bool:
+        # ruamel's own check writes both values into its message: with aliases ("billion
+        # laughs", measured only once the document is built) that text is exponentially large.
+        if key in mapping:
+            raise DuplicateKeyError("while constructing a mapping", node.start_mark,
+                                    f'found duplicate key "{key}"', key_node.start_mark)
+        return True
+
+
 def load_rt(text: str) -> Any:
     """Parse YAML keeping positions (`.lc`) and comments; duplicate keys are errors."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml.load(text)
 

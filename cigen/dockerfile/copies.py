@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from cigen.dockerfile import heredoc
 from cigen.dockerfile.context import Command, Context, flag_name
+from cigen.dockerfile.mounts import copy_words
 from cigen.dockerfile.source import Parts, keyword_like
 from cigen.dockerfile.stages import Stage
 
@@ -99,7 +100,14 @@ def _dir_dest(ctx: Context, cmd: Command, body: str) -> str:
 
 
 def _parents(ctx: Context, cmd: Command, parts: Parts, kept: list[str]) -> None:
+    if len(cmd.value) < 2:
+        ctx.problem(cmd, "COPY --parents needs a source and a destination", "add them")
+        return
     *sources, dest = cmd.value
+    if not cmd.json and any(q in word for word in cmd.value for q in "\"'"):
+        ctx.problem(cmd, "COPY --parents with a quoted path has no Kaniko form here",
+                    'write it in JSON form: COPY --parents ["a b/c", "/dest/"]')
+        return
     if any(char in source for source in sources for char in "*?["):
         ctx.problem(
             cmd,
@@ -109,7 +117,7 @@ def _parents(ctx: Context, cmd: Command, parts: Parts, kept: list[str]) -> None:
         )
         return
     words = [parts.keyword, *kept]
-    lines = [" ".join([*words, source, _parents_dest(dest, source)]) for source in sources]
+    lines = [copy_words(words, [source, _parents_dest(dest, source)]) for source in sources]
     ctx.note(
         cmd,
         "COPY --parents became one COPY per source, with the parent directories "

@@ -60,8 +60,16 @@ def run_script(command: str, heredocs: Sequence[Heredoc]) -> Script:
 
 def printf_args(lines: Sequence[str], escape: str, newline: str) -> str:
     """`printf '%s\\n'` with one quoted argument per physical line."""
-    args = f" {escape}{newline}".join(f"    {shell_quote(line)}" for line in lines)
+    args = f" {escape}{newline}".join(f"    {_unpaired(shell_quote(line))}" for line in lines)
     return f"printf '%s\\n' {escape}{newline}{args}"
+
+
+def _unpaired(quoted: str) -> str:
+    # BuildKit's parser looks for heredocs in the whole RUN line and does not see that these
+    # lines are quoted inside "$(...)": after a `"` in a line, `<<EOF` starts a heredoc it
+    # never finds the end of. '' between the two `<` (only ever inside single quotes here)
+    # leaves the shell's text as it was.
+    return re.sub("<(?=<)", "<''", quoted)
 
 
 def script_lines(text: str) -> list[str]:

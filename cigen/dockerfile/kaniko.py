@@ -26,7 +26,8 @@ from cigen.dockerfile.stages import Stage
 from cigen.errors import ConversionError
 
 _INSTRUCTIONS = frozenset(name.upper() for name in dockerfile.all_cmds())
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NUL = re.compile("\x00")
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,27 @@ def convert(
 
 
 def _parse(text: str, path: str) -> tuple[Command, ...]:
-    # The parser binding reads a C string: it would stop at a NUL, hiding every line after it,
-    # and it crashes the process on text that is not valid Unicode (a lone surrogate).
-    unreadable = _NOT_TEXT.search(text)
-    if unreadable is not None:
-        line = text.count("\n", 0, unreadable.start()) + 1
-        raise ConversionError([f"{path}:{line}: holds a NUL or a lone surrogate, which is no "
-                               "text; remove it"])
+    # The parser binding reads a C string: it crashes the process on text that is not valid
+    # Unicode (a lone surrogate), and stops at a NUL, hiding every line after it.
+    _refuse_unreadable(_SURROGATE, text, path)
     try:
         commands: tuple[Command, ...] = dockerfile.parse_string(text)
     except (dockerfile.GoParseError, UnicodeError, ValueError) as error:
         raise ConversionError([_parse_problem(text, path, str(error))]) from error
+    _refuse_unreadable(_NUL, text, path)
+    empty = next((c for c in commands if c.cmd is None), None)  # a `\` line ends the file
+    if empty is not None:
+        raise ConversionError([f"{path}:{empty.start_line}: a line continuation (\\) with no "
+                               "instruction after it; remove it"])
     return commands
+
+
+def _refuse_unreadable(pattern: re.Pattern[str], text: str, path: str) -> None:
+    found = pattern.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        raise ConversionError([f"{path}:{line}: holds a NUL or a lone surrogate, which is no "
+                               "text; remove it"])
 
 
 def _parse_problem(text: str, path: str, message: str) -> str:
@@ -124,6 +134,11 @@ def _check_structure(commands: Sequence[Command], froms: Sequence[stages.From]) 
         for c in commands
         if _name(c) not in _INSTRUCTIONS
     ]
+    problems += [
+        Problem(c.start_line, f"{c.cmd} --mount: only RUN takes --mount", "remove the flag")
+        for c in commands
+        if _name(c) not in ("RUN", "ONBUILD") and any(_is_mount(f) for f in c.flags)
+    ]
     if not froms:
         problems.append(Problem(None, "the file has no FROM", "start the build stage with FROM"))
     known = (c for c in commands if _name(c) in _INSTRUCTIONS)
@@ -137,6 +152,10 @@ def _check_structure(commands: Sequence[Command], froms: Sequence[stages.From]) 
             )
         )
     return problems
+
+
+def _is_mount(flag: str) -> bool:
+    return flag_name(flag)[0] == "--mount"
 
 
 def _published(froms: Sequence[stages.From], wanted: str | None, problems: list[Problem]) -> int:

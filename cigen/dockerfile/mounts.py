@@ -69,8 +69,13 @@ def copy_line(key: CopyKey, mount: Mount, example: str) -> str:
     words = [keyword_like(example, "COPY")]
     if key.from_:
         words.append(f"--from={key.from_}")
-    paths = [mount.source, key.dest]
-    if any(char.isspace() for path in paths for char in path):
+    return copy_words(words, [mount.source, key.dest])
+
+
+def copy_words(words: list[str], paths: list[str]) -> str:
+    """COPY's words and paths; in JSON form when a path has a blank, or looks like a flag
+    (-x, --mount=...), which the plain form would read as one."""
+    if any(path.startswith("-") or any(c.isspace() for c in path) for path in paths):
         return " ".join([*words, json.dumps(paths)])
     return " ".join([*words, *paths])
 

@@ -45,6 +45,11 @@ def convert_run(ctx: Context, cmd: Command, stage: Stage) -> Stage:
     body = _command(ctx, cmd, parts, mounts, stage)
     if body == parts.body and not parts.flags:
         return stage
+    lead = re.match(rf"(?:\s|{re.escape(ctx.escape)}[ \t]*\r?\n)*", body)
+    if body[lead.end() if lead else 0:].startswith("--"):  # read as flags of the RUN
+        ctx.problem(cmd, "once the cache-mount set-up is dropped, the command starts with --",
+                    "start the command with a program, not an option")
+        return stage
     run = ctx.rebuild(parts, [], body) if body.strip() else ""
     if not run:
         ctx.note(cmd, "dropped the RUN: nothing is left once the cache-mount set-up is gone")

@@ -83,24 +83,34 @@ def raw_text(lines: list[str], start: int, end: int, newline: str) -> str:
 
 def split_instruction(raw: str, escape: str) -> Parts:
     lead = _spaces(raw, 0)
-    pos = _token_end(raw, len(lead))
-    keyword = raw[len(lead) : pos]
+    pos = _token_end(raw, len(lead), escape)
+    keyword = _joined(raw[len(lead) : pos], escape)
     flags: list[str] = []
     comments: list[str] = []
     while True:
         pos = _skip_gap(raw, pos, escape, comments)
-        if not raw.startswith("--", pos):
+        end = _token_end(raw, pos, escape)
+        flag = _joined(raw[pos:end], escape)
+        if not flag.startswith("--"):
             break
-        end = _token_end(raw, pos)
-        flags.append(raw[pos:end])
+        flags.append(flag)
         pos = end
     return Parts(lead, keyword, tuple(flags), tuple(comments), _indent(raw, pos), raw[pos:])
 
 
-def _token_end(raw: str, pos: int) -> int:
+def _token_end(raw: str, pos: int, escape: str) -> int:
+    # BuildKit joins a line that ends in the escape character to the next one, inside a word
+    # too (`RU\` then `N`, `--mount=type=cache,\` then `target=/x`): the word goes on unless
+    # the next line starts with a blank, and it ends at a continuation right after it.
     quote = ""
     while pos < len(raw):
         char = raw[pos]
+        joint = _continuation(escape).match(raw, pos) if not quote else None
+        if joint is not None:
+            if joint.end() >= len(raw) or raw[joint.end()] in " \t\r\n":
+                break
+            pos = joint.end()
+            continue
         if quote:
             quote = "" if char == quote else quote
         elif char in "\"'":
@@ -111,11 +121,18 @@ def _token_end(raw: str, pos: int) -> int:
     return pos
 
 
+def _continuation(escape: str) -> re.Pattern[str]:
+    return re.compile(re.escape(escape) + r"[ \t]*\r?\n")
+
+
+def _joined(word: str, escape: str) -> str:
+    return _continuation(escape).sub("", word)
+
+
 def _skip_gap(raw: str, pos: int, escape: str, comments: list[str]) -> int:
-    continuation = re.compile(re.escape(escape) + r"[ \t]*\r?\n")
     while True:
         pos += len(_spaces(raw, pos))
-        match = continuation.match(raw, pos)
+        match = _continuation(escape).match(raw, pos)
         if match is None:
             return pos
         pos = match.end()

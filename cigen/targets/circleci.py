@@ -42,7 +42,8 @@ def config(project: Project) -> dict[str, Any]:
     data["jobs"] = {IMAGE_JOB: _image_job(project)}
     jobs = [*circleci_checks.workflow_jobs(project), {IMAGE_JOB: _image_job_params(project)}]
     data["workflows"] = {project.circleci.workflow: {"jobs": jobs}}
-    return _literal(data)
+    escaped: dict[str, Any] = _literal(data)
+    return escaped
 
 
 def _literal(node: Any) -> Any:

@@ -37,7 +37,8 @@ def image_job(project: Project, needs: list[str]) -> Job:
     pinned = project.github.pin_actions
     return {
         "name": "Container image",
-        "needs": needs,
+        # publish.after: [] waits for nothing; the workflow schema refuses an empty needs list
+        **({"needs": needs} if needs else {}),
         "runs-on": project.github.runs_on,
         "timeout-minutes": IMAGE_TIMEOUT,
         "permissions": permissions(project),

@@ -1,0 +1,264 @@
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cigen.descriptor import load_descriptor
+from cigen.model import Project
+from tests import oracles
+from tests.conftest import FIXTURES
+from tests.e2e import builds, images, registry
+from tests.e2e.buildah import Buildah
+from tests.e2e.builds import BRANCH, Built
+from tests.e2e.compat import for_buildah
+from tests.e2e.docker_shim import Usage, commands, parse
+from tests.e2e.release import (
+    QUESTIONS,
+    answers,
+    container,
+    outside_tmp,
+    probe_script,
+    release_files,
+    snapshot,
+    writes,
+)
+
+# End to end (issue 8): buildah builds fixtures/e2e's generated BuildKit Dockerfile and its
+# Kaniko variant from base images made of Debian packages (never pulled), and the release
+# in each image starts and answers. About 7 min with a cold cache, 5.5 min with the base
+# images cached (~/.cache/cigen-e2e, or $CIGEN_E2E_CACHE). The fast tests at the end check
+# the harness's own translations.
+
+SAMPLE = FIXTURES / "e2e"
+TIMINGS: dict[str, float] = {}
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(os.environ.get("CIGEN_E2E_CACHE") or Path(base) / "cigen-e2e")
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    return load_descriptor(SAMPLE / "cigen.yaml")
+
+
+@pytest.fixture(scope="module")
+def buildah(project: Project) -> Iterator[Buildah]:
+    """buildah storage in the cache: base images survive runs, everything built does not."""
+    for name in ("buildah", "mmdebstrap", "git"):
+        oracles.tool(name)
+    cache = _cache_root()
+    cache.mkdir(parents=True, exist_ok=True)
+    keep = [project.image.base, project.image.runner]
+    with (cache / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time owns the cached storage
+        tool = Buildah(cache / "buildah")
+        tool.prune(keep)
+        shutil.rmtree(tool.root / "tmp" / "buildah-cache", ignore_errors=True)  # cold mounts
+        started = time.monotonic()
+        sources = images.mirrors()
+        images.ensure(tool, images.builder(project.image.base), sources, cache / "rootfs")
+        images.ensure(tool, images.runner(project.image.runner), sources, cache / "rootfs")
+        TIMINGS["base images"] = time.monotonic() - started
+        yield tool
+        tool.prune(keep)  # ~10 GB of vfs layers
+        print(f"\ne2e timings (s): {json.dumps({k: round(v) for k, v in TIMINGS.items()})}")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return builds.workspace(SAMPLE, tmp_path_factory.mktemp("e2e") / "greeter")
+
+
+def _timed(label: str, started: float, built: Built) -> Built:
+    TIMINGS[label] = time.monotonic() - started
+    return built
+
+
+@pytest.fixture(scope="module")
+def buildkit(buildah: Buildah, project: Project, workspace: Path) -> Built:
+    tag = "localhost/cigen-e2e/greeter:buildkit"
+    return _timed("BuildKit Dockerfile", time.monotonic(),
+                  builds.buildkit(buildah, project, workspace, tag))
+
+
+@pytest.fixture(scope="module")
+def kaniko(buildah: Buildah, project: Project, workspace: Path) -> Built:
+    tag = "localhost/cigen-e2e/greeter:kaniko"
+    return _timed("Kaniko variant", time.monotonic(),
+                  builds.kaniko(buildah, project, workspace, tag))
+
+
+@dataclass(frozen=True)
+class Probe:
+    said: dict[str, str]  # the release's answers by label (tests/e2e/release.py)
+    written: dict[str, str]  # every path the run added, removed or changed
+    stray: dict[str, str]  # those outside /tmp
+
+
+def probe(buildah: Buildah, project: Project, image: str,
+          questions: Mapping[str, str] = QUESTIONS) -> Probe:
+    """Run the release in a container of `image`, as the image's user."""
+    script = probe_script(project.name, registry.free_port(), questions)
+    with container(buildah, image) as (name, root):
+        before = snapshot(root)
+        output = buildah("run", "--isolation", "chroot", name, "--", "sh", "-c", script,
+                         timeout=300)
+        after = snapshot(root)
+    written = writes(before, after)
+    return Probe(answers(output), written, outside_tmp(written, before, after))
+
+
+def assert_release_answers(buildah: Buildah, project: Project, image: str) -> None:
+    run = probe(buildah, project, image)
+    said, user = run.said, buildah.user(image).split(":")[0]
+    assert user not in ("", "0", "root"), f"the image runs as root: {user!r}"
+    assert said["uid"] == user, said
+    assert said["ping"] == "pong", said
+    assert said["otp"] == '"25"', said
+    # GREETING comes from image.env through sys.config.src, rendered into RELX_OUT_FILE_PATH
+    assert said["hello"] == f'"{project.image.env["GREETING"]}, e2e!"', said
+    assert {"greeter", "greeting", "crypto"} <= set(re.findall(r"\w+", said["apps"])), said
+    assert "OpenSSL 3" in said["openssl"], said  # from the runner's runtime_packages
+    assert said["exit"] == "0", said
+    assert {"tmp/sys.config", "tmp/vm.args"} <= run.written.keys(), run.written
+    assert not run.stray, f"the release wrote outside /tmp: {run.stray}"
+
+
+@pytest.mark.slow
+def test_buildkit_dockerfile_builds_and_its_release_answers(
+        buildah: Buildah, project: Project, buildkit: Built) -> None:
+    instructions = " ".join(step.instruction for step in buildkit.steps)
+    # the cache and bind mounts were part of the build, not dropped on the way
+    assert "--mount=type=cache,id=hex-cache" in instructions
+    assert "--mount=type=cache,id=apt-lists" in instructions
+    assert "--mount=target=/app/src" in instructions
+    assert_release_answers(buildah, project, buildkit.image)
+
+
+@pytest.mark.slow
+def test_kaniko_variant_builds_and_its_release_answers(
+        buildah: Buildah, project: Project, kaniko: Built) -> None:
+    assert kaniko.steps
+    assert not [step for step in kaniko.steps if "--mount" in step.instruction]
+    assert_release_answers(buildah, project, kaniko.image)
+
+
+@pytest.mark.slow
+def test_both_images_hold_the_same_release(
+        buildah: Buildah, project: Project, buildkit: Built, kaniko: Built) -> None:
+    with container(buildah, buildkit.image) as (_, one):
+        first = release_files(one, project.name)
+    with container(buildah, kaniko.image) as (_, two):
+        second = release_files(two, project.name)
+    assert f"bin/{project.name}" in first
+    assert [path for path in first if path.startswith("erts-")]
+    assert sorted(first) == sorted(second)
+    differ = sorted(path for path in first if first[path] != second[path])
+    assert not differ, {path: (first[path], second[path]) for path in differ}
+
+
+@pytest.mark.slow
+def test_a_source_change_reuses_the_dependency_layer(
+        buildah: Buildah, project: Project, workspace: Path, buildkit: Built, kaniko: Built,
+        tmp_path: Path) -> None:
+    token = builds.change_source(workspace, tmp_path / "greeter")
+    started = time.monotonic()
+    again = (builds.buildkit(buildah, project, tmp_path / "greeter", f"{buildkit.image}-2"),
+             builds.kaniko(buildah, project, tmp_path / "greeter", f"{kaniko.image}-2"))
+    TIMINGS["both again, after a source change"] = time.monotonic() - started
+    for build in again:
+        dependency, source = builds.dependency_and_source_steps(build)
+        assert len(dependency) == 2, build.steps
+        assert all(step.cached for step in dependency), dependency  # "--> Using cache"
+        assert source, build.steps
+        assert not [step for step in source if step.cached], source
+        said = probe(buildah, project, build.image, {"token": "greeter:token()."}).said
+        assert said["token"] == f'"{token}"', said
+
+
+@pytest.fixture(scope="module")
+def loopback_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = oracles.tool("docker-registry")
+    with registry.serve(binary, tmp_path_factory.mktemp("registry")) as host:
+        yield host
+
+
+@pytest.mark.slow
+def test_build_images_script_runs_for_real_with_a_docker_shim(
+        buildah: Buildah, project: Project, workspace: Path, buildkit: Built,
+        loopback_registry: str, tmp_path: Path) -> None:
+    prefix = f"{loopback_registry}/cigen-e2e"
+    image, sha = f"{prefix}/{project.image_name}", builds.git(workspace, "rev-parse", "HEAD")
+    tags = sorted([sha, BRANCH.replace("/", "-")])
+    started = time.monotonic()
+    done, calls = builds.run_build_script(workspace, buildah, tmp_path, "-l", "-t", "runner",
+                                          "-r", prefix)
+    TIMINGS["build_images.sh -l"] = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert [call.error for call in calls] == [""], calls
+    assert {"--load", "--target", "runner"} <= set(calls[0].argv), calls
+    assert [note for note in calls[0].notes if "--cache-from" in note], calls
+    # the same Dockerfile and context: every layer comes from the first build's cache
+    for tag in tags:
+        assert buildah.image_id(f"{image}:{tag}") == buildah.image_id(buildkit.image), tag
+    done, calls = builds.run_build_script(workspace, buildah, tmp_path, "-p", "-r", prefix)
+    assert done.returncode == 0, done.stderr
+    assert registry.tags(loopback_registry, f"cigen-e2e/{project.image_name}") == tags
+
+
+# The harness's own translations, without building anything.
+
+def test_buildah_bridge_keys_context_binds_and_leaves_the_rest() -> None:
+    text = (SAMPLE / "Dockerfile").read_text()
+    bridged = for_buildah(text, "d1")
+    assert "--mount=target=." not in bridged
+    assert bridged.count("--mount=target=/app/src") == text.count("--mount=target=.") == 2
+    assert bridged.count("# context d1") == 2
+    assert "sharing=locked" not in bridged
+    kaniko = (SAMPLE / "ci" / "Dockerfile.cb").read_text()
+    assert for_buildah(kaniko, "d1") == kaniko
+
+
+def test_buildah_bridge_follows_workdir_into_later_stages() -> None:
+    text = ("FROM x AS a\nWORKDIR /w\nWORKDIR sub\nFROM a AS b\n"
+            "RUN --mount=type=bind,from=a,target=out \\\n    --mount=target=. make\n")
+    assert for_buildah(text, "d2").endswith(
+        "RUN --mount=type=bind,from=a,target=/w/sub/out \\\n"
+        "    --mount=target=/w/sub make # context d2\n")
+
+
+@pytest.mark.parametrize("argv", [
+    ["build", "."],
+    ["buildx", "build", "--output", "type=local,dest=x", "."],
+    ["buildx", "build", "--push"],
+    ["buildx", "build", ".", "other"],
+])
+def test_docker_shim_refuses_what_it_cannot_map(argv: list[str]) -> None:
+    with pytest.raises(Usage):
+        parse(argv)
+
+
+def test_docker_shim_maps_the_script_call() -> None:
+    call = parse(["buildx", "build", "--file", "Dockerfile", "--target", "runner",
+                  "--tag", "r/i:1", "--tag=r/i:b", "--cache-from", "type=registry,ref=r/i:b",
+                  "--cache-to=type=inline", "--push", "."])
+    assert (call.file, call.target, call.tags, call.push, call.context) == (
+        "Dockerfile", "runner", ["r/i:1", "r/i:b"], True, ".")
+    assert call.cache_from == ["type=registry,ref=r/i:b"]
+    build, *pushes = commands(call, ["buildah"], Path("/tmp/D"))
+    assert build == ["buildah", "build", "--isolation", "chroot", "--layers", "--pull=never",
+                     "--file", "/tmp/D", "--target", "runner", "--tag", "r/i:1", "--tag", "r/i:b",
+                     "."]
+    assert pushes == [["buildah", "push", "--tls-verify=false", t, f"docker://{t}"]
+                      for t in ("r/i:1", "r/i:b")]
