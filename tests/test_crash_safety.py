@@ -19,7 +19,7 @@ from cigen.descriptor import load_descriptor
 from tests.conftest import FIXTURES
 
 PROJECT = "service_discovery"
-QUICK_KILLS, FULL_KILLS = 25, 240
+QUICK_KILLS, FULL_KILLS = 15, 240
 TEMP = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")  # files.py's temp files: .<name>.XXXXXXXX.tmp
 
 

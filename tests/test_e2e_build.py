@@ -34,9 +34,9 @@ from tests.e2e.release import (
 
 # End to end (issue 8): buildah builds fixtures/e2e's generated BuildKit Dockerfile and its
 # Kaniko variant from base images made of Debian packages (never pulled), and the release
-# in each image starts and answers. About 7 min with a cold cache, 5.5 min with the base
-# images cached (~/.cache/cigen-e2e, or $CIGEN_E2E_CACHE). The fast tests at the end check
-# the harness's own translations.
+# in each image starts and answers. 5-6.5 min on 2 cores; making the base images adds ~1 min
+# when ~/.cache/cigen-e2e (or $CIGEN_E2E_CACHE) lacks them, the vfs builds take the rest.
+# The fast tests at the end check the harness's own translations.
 
 SAMPLE = FIXTURES / "e2e"
 TIMINGS: dict[str, float] = {}

@@ -179,13 +179,21 @@ def test_descriptor_loader_answers_ten_thousand_inputs(tmp_path: Path) -> None:
 
 # --- the Kaniko converter ---
 
+INSTRUCTIONS = frozenset(name.upper() for name in dockerfile.all_cmds())
 _SECRET = re.compile(r"(?:^|,)\s*type\s*=\s*(?:secret|ssh)\s*(?:,|$)", re.IGNORECASE)
+
+
+def parsed(text: str) -> tuple[Any, ...]:
+    """The instructions as BuildKit reads them. (The binding stops at a NUL, which BuildKit
+    reads as any other byte, and cannot take a lone surrogate.)"""
+    text = text.replace("\x00", "\x01").encode("utf-8", "replace").decode()
+    return tuple(dockerfile.parse_string(text))
 
 
 def has_secret_mount(text: str) -> bool:
     """Whether BuildKit would mount a secret or an SSH agent for some instruction of `text`."""
     try:
-        commands = dockerfile.parse_string(text)
+        commands = parsed(text)
     except dockerfile.GoParseError:
         return False
     onbuild = [c.original for c in commands if (c.cmd or "").upper() == "ONBUILD"]
@@ -199,10 +207,17 @@ def convert_or_refuse(text: str) -> str:
     except ConversionError as e:
         return refused(e.problems)
     assert not has_secret_mount(text), "a secret mount was dropped without an error"
-    commands = dockerfile.parse_string(result.text)
+    commands = parsed(result.text)
     assert not [c.original for c in commands if any(f.startswith("--mount") for f in c.flags)]
     assert not [c.original for c in commands if c.heredocs]
+    # every instruction known (an unknown one is refused), and no RUN left without a command
+    assert not [c.original for c in commands if (c.cmd or "").upper() not in INSTRUCTIONS]
+    assert _empty_runs(commands) <= _empty_runs(parsed(text))
     return "converted"
+
+
+def _empty_runs(commands: tuple[Any, ...]) -> int:
+    return sum(1 for c in commands if (c.cmd or "").upper() == "RUN" and not c.value)
 
 
 def dockerfile_inputs(count: int) -> Iterator[str]:
@@ -270,3 +285,50 @@ def test_yaml_tags_are_refused_and_never_constructed(tmp_path: Path, line: str) 
         load_plain(line)  # the reader of outputs (checks, tests) is the safe one
     assert not list(tmp_path.rglob(f"*{CANARY}*"))
     assert not Path(CANARY).exists()
+
+
+# --- inputs the fuzzers found: each once crashed, hung, or slipped a --mount through ---
+
+BILLION_LAUGHS = "".join(
+    f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 9) if i else 'lol'}]\n" for i in range(9))
+
+
+@pytest.mark.parametrize("text", [
+    BILLION_LAUGHS + "x8: again\n",  # hung: the duplicate-key message printed 9^8 values
+    "? : :\n",  # a mapping as a key: TypeError
+    'version: 1\nname: x\nregistry: a.io/b\nerlang: {otp: "26"}\nimage: {env: {A: "\\ud800"}}\n',
+    # (a lone surrogate: no file can hold it, and the Kaniko step's parser crashed on it)
+])
+def test_found_descriptors_are_refused_in_time(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "cigen.yaml"
+    path.write_text(text)
+    with time_limit(LIMIT, "a found descriptor"):
+        assert load_or_refuse(path) == "refused"
+
+
+def test_json_surrogate_pairs_are_one_character(tmp_path: Path) -> None:
+    path = tmp_path / "cigen.yaml"
+    base = '{"version": 1, "name": "hello", "registry": "ghcr.io/acme", "erlang": {"otp": "26.2"},'
+    path.write_text(base + ' "image": {"env": {"WHALE": "\\ud83d\\udc33"}}}')
+    assert dict(load_descriptor(path).image.env)["WHALE"] == "\U0001f433"
+
+
+@pytest.mark.parametrize("text", [
+    "FROM a\nRUN echo \x00\nRUN --mount=type=secret,id=s cat /run/secrets/s\n",  # NUL hid it
+    "FROM a\nENV X=\ud800\n",  # crashed the process (the parser's C string)
+    "FROM a\nENV A=\"x\u2028y\"\nRUN --mount=type=cache,target=/c true\n",  # lines miscounted
+    "FROM a\nRUN x \\\n  y\n\\\n",  # a continuation ends the file: AttributeError
+    "FROM a\nRU\\\nN --mount=type=cache,target=/x true\n",  # a continuation inside a word
+    "FROM a\nRUN --mount=type=cache,\\\ntarget=/x true\n",
+    "FROM a\nRUN -\\\n-mount=type=cache,target=/x true\n",
+    "FROM a\nRUN --mount=type=cache,target=/x\\\n    true\n",
+    "FROM a\nCOPY --parents a --mount=type=bind,target=. /dst/\n",  # a source spelled as a flag
+    "FROM a\nCOPY --parents\n",  # ValueError
+    'FROM a\nRUN <<EOF\necho "a <<EOFile: x"\nEOF\n',  # the printf line read as a heredoc
+    "FROM a\nWORKDIR --mount=type=cache,target=/x /w\n",  # --mount where only RUN takes it
+    "FROM a\nRUN --mount=type=cache,target=/var/cache/apt rm -f /etc/apt/apt.conf.d/docker-clean"
+    " && --mount=type=cache,target=/y true\n",  # the command became the RUN's flags
+])
+def test_found_dockerfiles_convert_cleanly_or_are_refused(text: str) -> None:
+    with time_limit(LIMIT, "a found Dockerfile"):
+        assert convert_or_refuse(text) in ("converted", "refused")

@@ -23,7 +23,7 @@ from tests import strategies as gen
 
 # No shrinking: one render takes ~0.1 s and shrinking a descriptor took over five minutes; the
 # failing descriptor is shown as drawn.
-PROPERTY = settings(max_examples=150, deadline=None, database=None,
+PROPERTY = settings(max_examples=100, deadline=None, database=None,
                     phases=[Phase.explicit, Phase.reuse, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SAMPLE = 25  # renders the external (slow) oracles check, every one written to disk
@@ -107,9 +107,10 @@ def leaves(node: Any) -> Iterator[str]:
 
 
 def check_placements(descriptor: dict[str, Any], project: Project, out: dict[str, str]) -> None:
-    """Every free-text value of the descriptor reads back, in both YAML readers, as the same
-    string (in the form its CI needs: CircleCI's \\<<, Cloud Build's $$)."""
-    for path, wanted in placements(project):
+    """Every free-text value as the descriptor dict holds it (before it was written to
+    cigen.yaml and read back) reads back from each YAML output, in both readers, as the same
+    string, in the form its CI needs: CircleCI's \\<<, Cloud Build's $$."""
+    for path, wanted in placements(descriptor, project):
         if path in out:
             for tree in both_readers(out[path], path == project.github.workflow_file):
                 found = set(leaves(tree))
@@ -118,20 +119,21 @@ def check_placements(descriptor: dict[str, Any], project: Project, out: dict[str
         assert not any("${{" in v for v in github_free_text(project)), "GitHub would evaluate it"
 
 
-def placements(project: Project) -> Iterator[tuple[str, set[str]]]:
-    erlang, cb = project.erlang, project.cloudbuild
-    env = {v for v in erlang.env.values() if isinstance(v, str)}
-    setup = {text for steps in erlang.setup.values() for s in steps for text in (s.name, s.run)}
-    service_env = {v for s in erlang.services for v in s.env.values() if isinstance(v, str)}
-    circle = {v.replace("<<", "\\<<") for v in env | setup | service_env}
-    yield ".circleci/config.yml", circle
-    if erlang.checks:  # erlang.env goes into the check jobs; with no checks there are none
-        yield project.github.workflow_file, env | setup | service_env
-    if cb.run_checks:
-        literal = {f"{k}={subst.escape(v)}" for k, v in erlang.env.items() if isinstance(v, str)}
-        runs = {subst.escape(s.run) for steps in erlang.setup.values() for s in steps}
-        yield cb.file, literal | runs
-    yield cb.file, set(cb.substitutions.values())
+def placements(descriptor: dict[str, Any], project: Project) -> Iterator[tuple[str, set[str]]]:
+    erlang, cb = descriptor["erlang"], descriptor.get("cloudbuild", {})
+    env = {k: v for k, v in erlang.get("env", {}).items() if isinstance(v, str)}
+    steps = [s for checks in erlang.get("setup", {}).values() for s in checks]
+    setup = {text for s in steps for text in (s["name"], s["run"])}
+    service_env = {v for s in erlang.get("services", []) for v in s.get("env", {}).values()
+                   if isinstance(v, str)}
+    yield ".circleci/config.yml", {v.replace("<<", "\\<<") for v in {*env.values(), *setup,
+                                                                       *service_env}}
+    if project.erlang.checks:  # erlang.env goes into the check jobs: with no checks, nowhere
+        yield project.github.workflow_file, {*env.values(), *setup, *service_env}
+    if project.cloudbuild.run_checks:
+        literal = {f"{k}={subst.escape(v)}" for k, v in env.items()}
+        yield project.cloudbuild.file, literal | {subst.escape(s["run"]) for s in steps}
+    yield project.cloudbuild.file, set(cb.get("substitutions", {}).values())
 
 
 def github_free_text(project: Project) -> Iterator[str]:
@@ -144,14 +146,25 @@ def github_free_text(project: Project) -> Iterator[str]:
 # --- the properties ---
 
 
+def check_descriptor(descriptor: dict[str, Any], as_json: bool) -> None:
+    result = attempt(descriptor, as_json)
+    if not isinstance(result, str):
+        check_render(descriptor, *result)
+
+
 @given(gen.descriptors(), st.booleans())
 @PROPERTY
 def test_random_descriptors_render_valid_outputs_or_are_refused_cleanly(
     descriptor: dict[str, Any], as_json: bool
 ) -> None:
-    result = attempt(descriptor, as_json)
-    if not isinstance(result, str):
-        check_render(descriptor, *result)
+    check_descriptor(descriptor, as_json)
+
+
+@pytest.mark.slow
+@given(gen.descriptors(), st.booleans())
+@settings(PROPERTY, max_examples=2_000)
+def test_thousands_of_random_descriptors(descriptor: dict[str, Any], as_json: bool) -> None:
+    check_descriptor(descriptor, as_json)
 
 
 def sample(strategy: st.SearchStrategy[dict[str, Any]], count: int) -> list[Any]:
@@ -176,7 +189,7 @@ def refusal_keys(message: str) -> Iterator[str]:
 def test_most_coherent_descriptors_render_and_refusals_are_counted() -> None:
     """Acceptance is measured, so that the property above cannot pass by refusing everything."""
     for strategy, floor in ((gen.descriptors(), 0.5), (gen.raw_descriptors(), 0.2)):
-        drawn = sample(strategy, 200)
+        drawn = sample(strategy, 80)
         refused = [r for _, r in drawn if isinstance(r, str)]
         causes = collections.Counter(k for r in refused for k in set(refusal_keys(r)))
         accepted = 1 - len(refused) / len(drawn)

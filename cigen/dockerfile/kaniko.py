@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import dockerfile
-
-from cigen.dockerfile import stages
+from cigen.dockerfile import parsing, stages
 from cigen.dockerfile.context import Command, Context, flag_name
 from cigen.dockerfile.copies import convert_copy
 from cigen.dockerfile.mounts import is_apt_cache, parse_mount
@@ -25,9 +22,7 @@ from cigen.dockerfile.source import (
 from cigen.dockerfile.stages import Stage
 from cigen.errors import ConversionError
 
-_INSTRUCTIONS = frozenset(name.upper() for name in dockerfile.all_cmds())
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_NUL = re.compile("\x00")
+_INSTRUCTIONS = parsing.INSTRUCTIONS
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ def convert(
 
     Raises ConversionError listing every instruction that has no safe Kaniko form.
     """
-    commands = _parse(text, path)
+    commands = parsing.parse(text, path)
     lines = split_lines(text)
     directives = read_directives(lines)
     froms = stages.parse_froms([(c.start_line, c.value) for c in commands if _name(c) == "FROM"])
@@ -64,64 +59,9 @@ def convert(
     edits = [*ctx.edits, *_directive_edits(lines, directives, ctx)]
     edits += _arg_block(ctx, commands, directives, base_args)
     output = apply_edits(lines, edits).rstrip("\r\n") + ctx.newline
+    parsing.check_output(output, path)
     notes = sorted(ctx.notes, key=lambda n: n.line)
     return Conversion(output, tuple(f"{path}:{n.line}: {n.text}" for n in notes), base_args)
-
-
-def _parse(text: str, path: str) -> tuple[Command, ...]:
-    # The parser binding reads a C string: it crashes the process on text that is not valid
-    # Unicode (a lone surrogate), and stops at a NUL, hiding every line after it.
-    _refuse_unreadable(_SURROGATE, text, path)
-    try:
-        commands: tuple[Command, ...] = dockerfile.parse_string(text)
-    except (dockerfile.GoParseError, UnicodeError, ValueError) as error:
-        raise ConversionError([_parse_problem(text, path, str(error))]) from error
-    _refuse_unreadable(_NUL, text, path)
-    empty = next((c for c in commands if c.cmd is None), None)  # a `\` line ends the file
-    if empty is not None:
-        raise ConversionError([f"{path}:{empty.start_line}: a line continuation (\\) with no "
-                               "instruction after it; remove it"])
-    return commands
-
-
-def _refuse_unreadable(pattern: re.Pattern[str], text: str, path: str) -> None:
-    found = pattern.search(text)
-    if found is not None:
-        line = text.count("\n", 0, found.start()) + 1
-        raise ConversionError([f"{path}:{line}: holds a NUL or a lone surrogate, which is no "
-                               "text; remove it"])
-
-
-def _parse_problem(text: str, path: str, message: str) -> str:
-    if "no instructions" in message:
-        return f"{path}: the file has no instructions; a Dockerfile needs at least a FROM"
-    if "unterminated heredoc" in message:
-        line = _unterminated_line(text)
-        return f"{path}:{line}: unterminated heredoc; end it with a line holding only its delimiter"
-    return f"{path}: cannot parse: {message}; fix the Dockerfile syntax"
-
-
-def _unterminated_line(text: str) -> int:
-    # the parser does not say where: the heredoc starts right after the longest prefix
-    # that still parses, so skip the blank and comment lines that follow that prefix
-    lines = split_lines(text)
-    for count in range(len(lines), -1, -1):
-        if _parses("".join(lines[:count])):
-            break
-    rest = [i for i, line in enumerate(lines[count:], count + 1) if not _skippable(line)]
-    return rest[0] if rest else count + 1
-
-
-def _parses(text: str) -> bool:
-    try:
-        dockerfile.parse_string(text)
-    except dockerfile.GoParseError as error:
-        return "no instructions" in str(error)
-    return True
-
-
-def _skippable(line: str) -> bool:
-    return not line.strip() or line.lstrip().startswith("#")
 
 
 def _name(cmd: Command) -> str:
@@ -134,11 +74,7 @@ def _check_structure(commands: Sequence[Command], froms: Sequence[stages.From]) 
         for c in commands
         if _name(c) not in _INSTRUCTIONS
     ]
-    problems += [
-        Problem(c.start_line, f"{c.cmd} --mount: only RUN takes --mount", "remove the flag")
-        for c in commands
-        if _name(c) not in ("RUN", "ONBUILD") and any(_is_mount(f) for f in c.flags)
-    ]
+    problems += parsing.misplaced_mounts(commands)
     if not froms:
         problems.append(Problem(None, "the file has no FROM", "start the build stage with FROM"))
     known = (c for c in commands if _name(c) in _INSTRUCTIONS)
@@ -152,10 +88,6 @@ def _check_structure(commands: Sequence[Command], froms: Sequence[stages.From]) 
             )
         )
     return problems
-
-
-def _is_mount(flag: str) -> bool:
-    return flag_name(flag)[0] == "--mount"
 
 
 def _published(froms: Sequence[stages.From], wanted: str | None, problems: list[Problem]) -> int:

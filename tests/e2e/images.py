@@ -97,19 +97,23 @@ def _one_line(apt: Path) -> list[tuple[str, str]]:
 def tarball(image: BaseImage, sources: tuple[str, ...], cache: Path) -> Path:
     """A root filesystem tarball made by mmdebstrap, kept in `cache` under its key."""
     path = cache / f"{image.tag.rsplit('/', 1)[-1].replace(':', '-')}-{image.key(sources)}.tar"
-    if path.is_file():
-        return path
-    cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.tar")  # mmdebstrap picks its format by the suffix
+    if not path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.tar")  # mmdebstrap picks its format by the suffix
+        partial.unlink(missing_ok=True)  # left by an interrupted run
+        _mmdebstrap(image, sources, partial)
+        os.replace(partial, path)
+    return path
+
+
+def _mmdebstrap(image: BaseImage, sources: tuple[str, ...], out: Path) -> None:
     include = [f"--include={','.join(image.packages)}"] if image.packages else []
-    command = ["mmdebstrap", "--variant=minbase", *include, *image.options, SUITE,
-               str(partial), *sources]
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,  # noqa: S603
-                          timeout=1200, check=False)
+    command = ["mmdebstrap", "--variant=minbase", *include, *image.options, SUITE, str(out),
+               *sources]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,  # noqa: S603
+                          text=True, timeout=1200, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}\n{done.stderr}")
-    os.replace(partial, path)
-    return path
 
 
 def ensure(buildah: Buildah, image: BaseImage, sources: tuple[str, ...], cache: Path) -> None:
