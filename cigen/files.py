@@ -158,7 +158,7 @@ def _discard(tmp: str) -> None:
 
 
 def _mode(target: Path, exe: bool) -> int:
-    """Keep an existing file's mode (scripts gain exec where they are readable); else the umask's."""
+    """An existing file keeps its mode (scripts gain exec where readable); else the umask's."""
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except OSError:

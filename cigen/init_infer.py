@@ -201,8 +201,8 @@ def _os(root: Path) -> Fact:
 
 def _registry(root: Path) -> Fact:
     try:
-        url = subprocess.run(  # noqa: S603
-            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],  # noqa: S607
+        url = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],  # noqa: S607 (git from PATH, as the user runs it)
             capture_output=True,
             text=True,
             timeout=10,

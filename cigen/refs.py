@@ -50,13 +50,14 @@ class ImageRef:
 def parse(text: str) -> ImageRef:
     """Parse `text` as an image reference; ValueError says what is wrong."""
     rest, _, digest = text.partition("@")
-    if digest and not _DIGEST.match(digest):
+    if digest and not _DIGEST.fullmatch(digest):
         raise ValueError(f"{text!r}: the digest is not sha256:<64 hex digits>")
     name, tag = _split_tag(rest)
-    if tag is not None and not _TAG.match(tag):
+    if tag is not None and not _TAG.fullmatch(tag):
         raise ValueError(f"{text!r}: {tag!r} is not a valid tag")
     domain, path = split_domain(name)
-    if not _PATH.match(path) or (domain != DOCKER_HUB and not _DOMAIN.match(domain)):
+    # fullmatch: `$` alone also matches before a final newline ("app\n" would pass)
+    if not _PATH.fullmatch(path) or (domain != DOCKER_HUB and not _DOMAIN.fullmatch(domain)):
         raise ValueError(
             f"{text!r}: not an image name (lowercase path components after a registry host)"
         )

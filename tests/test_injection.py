@@ -349,7 +349,7 @@ def server(status: int = 200, location: str | None = None) -> Iterator[tuple[str
     seen: list[dict[str, str]] = []
     handler = type("Handler", (_Recorder,), {"answer": (status, location), "seen": seen})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", seen

@@ -27,7 +27,6 @@ PROPERTY = settings(max_examples=100, deadline=None, database=None,
                     phases=[Phase.explicit, Phase.reuse, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SAMPLE = 25  # renders the external (slow) oracles check, every one written to disk
-YAML_SUFFIXES = (".yml", ".yaml")
 HADOLINT_IGNORES = ("DL3018", "DL3008", "DL3059")  # as tests/test_dockerfile.py, test_cloudbuild.py
 
 
@@ -56,7 +55,7 @@ def check_render(descriptor: dict[str, Any], project: Project, out: dict[str, st
     assert validation.validate_outputs(project, out) == []
     for path, text in out.items():
         assert files.is_generated(text), path
-        if path.endswith(YAML_SUFFIXES):
+        if path.endswith((".yml", ".yaml")):
             assert_same_in_yaml_1_1_and_1_2(path, text, project)
     check_dockerfiles(project, out)
     check_circleci(out)
@@ -220,10 +219,12 @@ def _kind(project: Project, rel: str) -> str:
 def run_oracles(written: dict[str, list[Path]]) -> None:
     """Every oracle runs; the failures of all of them are reported together."""
     github = written["github"]
-    checks: list[Callable[[], None]] = [
+    checks: list[Callable[[], object]] = [
         lambda: oracles.check_jsonschema("vendor.circle-ci", *written["circleci"]),
         lambda: oracles.check_jsonschema("vendor.github-workflows", *github),
-        lambda: oracles.check_jsonschema("vendor.cloudbuild", *written["cloudbuild"]),
+        # cloudbuild.file may have any name: gcloud reads it as YAML, so does the checker here
+        lambda: oracles.run(oracles.tool("check-jsonschema"), "--default-filetype", "yaml",
+                            "--builtin-schema", "vendor.cloudbuild", *written["cloudbuild"]),
         lambda: yamllint(*written["circleci"], *github, *written["cloudbuild"]),
         lambda: oracles.shellcheck(*written["script"]),
         lambda: oracles.hadolint(*written["dockerfile"], *written["kaniko"],
@@ -271,18 +272,24 @@ def test_yaml_tricky_values_read_back_the_same_everywhere(tmp_path: Path, value:
 def tricky_descriptors(value: str) -> list[dict[str, Any]]:
     base = {"version": 1, "name": "hello", "registry": "ghcr.io/acme"}
     setup = {"ct": [{"name": value, "run": value}]}
-    with_services = {
-        **base,
-        "erlang": {"otp": "26.2.5", "checks": ["xref", "ct"], "env": {"TRICKY": value},
-                   "services": [{"name": "db", "image": "postgres:16.4", "ports": [5432],
-                                 "env": {"POSTGRES_PASSWORD": value}}],
-                   "setup": setup},
-        "cloudbuild": {"substitutions": {"_TRICKY": value.replace("$", "$$")},
-                       "tags": ["${_TRICKY}"]},
-    }
-    run_checks = {
-        **base, "targets": ["cloudbuild"],
-        "erlang": {"otp": "26.2.5", "checks": ["ct"], "env": {"TRICKY": value}, "setup": setup},
-        "cloudbuild": {"run_checks": True},
-    }
+    service = {"name": "db", "image": "postgres:16.4", "ports": [5432], "env": {"P": value}}
+    with_services = {**base, "erlang": {"otp": "26.2.5", "checks": ["xref", "ct"], "setup": setup,
+                                        "env": {"TRICKY": value}, "services": [service]},
+                     "cloudbuild": {"substitutions": {"_TRICKY": value.replace("$", "$$")},
+                                    "tags": ["${_TRICKY}"]}}
+    erlang = {"otp": "26.2.5", "checks": ["ct"], "env": {"T": value}, "setup": setup}
+    run_checks = {**base, "targets": ["cloudbuild"], "cloudbuild": {"run_checks": True},
+                  "erlang": erlang}
     return [with_services, run_checks]
+
+
+def test_env_names_a_yaml_1_1_reader_takes_for_booleans_stay_names(tmp_path: Path) -> None:
+    """`on`, `y`, `NO`, `null`... as variable names: CircleCI (YAML 1.1) must see the names."""
+    names = ["on", "On", "off", "y", "n", "NO", "yes", "true", "null", "Null", "_"]
+    descriptor = {"version": 1, "name": "hello", "registry": "ghcr.io/acme",
+                  "erlang": {"otp": "26.2.5", "env": {name: name for name in names}}}
+    project, out = gen.render(gen.write_project(tmp_path, descriptor))
+    check_render(descriptor, project, out)
+    old = yaml.safe_load(out[".circleci/config.yml"])
+    environment = old["executors"]["erlang"]["environment"]
+    assert {k: v for k, v in environment.items() if k != "OTP_VERSION"} == {n: n for n in names}
