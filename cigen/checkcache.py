@@ -4,7 +4,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 # `cigen check` runs on every commit. Its answer is a pure function of cigen's own code, the
@@ -44,6 +43,8 @@ def store(config: Path, names: list[str], inputs: list[str], outputs: dict[str, 
         "inputs": {rel: _digest(root / rel) for rel in inputs},
         "outputs": {rel: [_digest(root / rel), exe] for rel, exe in outputs.items()},
     }
+    import tempfile
+
     try:
         target = _entry_path(config, names)
         target.parent.mkdir(parents=True, exist_ok=True)
