@@ -36,12 +36,18 @@ def current(config: Path, names: list[str]) -> bool:
     )
 
 
-def store(config: Path, names: list[str], inputs: list[str], outputs: dict[str, bool]) -> None:
-    """Record a clean check: the input and output files as they are now (exe flag per output)."""
+def store(
+    config: Path, names: list[str], inputs: list[str], outputs: dict[str, tuple[str, bool]]
+) -> None:
+    """Record a clean check: the inputs as they are now, and each output's text (equal to the
+    file on disk, which the check just compared) with its exe flag."""
     root = config.parent
     entry = {
         "inputs": {rel: _digest(root / rel) for rel in inputs},
-        "outputs": {rel: [_digest(root / rel), exe] for rel, exe in outputs.items()},
+        "outputs": {
+            rel: [hashlib.sha256(text.encode()).hexdigest(), exe]
+            for rel, (text, exe) in outputs.items()
+        },
     }
     import tempfile
 

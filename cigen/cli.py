@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from cigen import __version__
+from cigen.targets import TARGETS
 
 app = typer.Typer(
     help="Render and check the CI/CD and container build files of an Erlang/OTP service.",
@@ -19,14 +20,13 @@ app = typer.Typer(
 Config = Annotated[
     Path, typer.Option("-c", "--config", help="Descriptor path.", dir_okay=False)
 ]
-TARGET_NAMES = ("circleci", "github", "cloudbuild", "dockerfile")
 
 
 def _names(names: list[str] | None) -> list[str]:
     # A parameter callback: click turns BadParameter into a usage error (exit 2).
     for name in names or []:
-        if name not in TARGET_NAMES:
-            raise typer.BadParameter(f"{name!r} is not one of {', '.join(TARGET_NAMES)}")
+        if name not in TARGETS:
+            raise typer.BadParameter(f"{name!r} is not one of {', '.join(TARGETS)}")
     return names or []
 
 

@@ -50,7 +50,7 @@ def check(config: Path, names: list[str]) -> int:
     found = files.drift(planned, config.parent)
     if not found:
         inputs = [] if project.image.generate else [project.image.dockerfile]
-        outputs = {path: files.executable(path) for path in planned}
+        outputs = {path: (text, files.executable(path)) for path, text in planned.items()}
         checkcache.store(config, names, inputs, outputs)
     for d in found:
         print(f"{d.path}: {_drift_text(d)}", file=sys.stderr)

@@ -239,7 +239,8 @@ class Project:
         )
 
 
-def _is_gcp(host: str) -> bool:
+def is_gcp_host(host: str) -> bool:
+    """GCR or Artifact Registry: hosts gcloud's credentials (gcr-auth, WIF) log in to."""
     return host.endswith(_GCP_SUFFIXES)
 
 
@@ -247,12 +248,12 @@ def _circleci(raw: Mapping[str, Any], host: str) -> CircleCI:
     from cigen.schema import static_default
 
     orbs = {**static_default("circleci.orbs"), **raw["orbs"]}
-    auth = raw.get("registry_auth", "gcr" if _is_gcp(host) else "docker-login")
+    auth = raw.get("registry_auth", "gcr" if is_gcp_host(host) else "docker-login")
     return CircleCI(raw["workflow"], _frozen(orbs), raw["machine_image"], auth, raw.get("context"))
 
 
 def _github(raw: Mapping[str, Any], host: str) -> GitHub:
-    default_auth = "ghcr" if host == "ghcr.io" else "gcp" if _is_gcp(host) else "docker-login"
+    default_auth = "ghcr" if host == "ghcr.io" else "gcp" if is_gcp_host(host) else "docker-login"
     auth = raw.get("auth", default_auth)
     return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"])
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from cigen.model import Project
-from cigen.schema import Problem
-from cigen.targets.base import Files, Target
+if TYPE_CHECKING:  # the CLI reads TARGETS at start-up: keep this package cheap to import
+    from cigen.model import Project
+    from cigen.schema import Problem
+    from cigen.targets.base import Files, Target
 
 # Target name -> module; modules are imported only when a target is used.
 TARGETS = {
@@ -17,7 +18,7 @@ TARGETS = {
 
 
 def load(name: str) -> Target:
-    return cast(Target, importlib.import_module(TARGETS[name]))
+    return cast("Target", importlib.import_module(TARGETS[name]))
 
 
 def selected(project: Project, names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -36,7 +37,7 @@ def problems(project: Project, names: tuple[str, ...]) -> list[Problem]:
 def render(project: Project, names: tuple[str, ...]) -> Files:
     from cigen.errors import RenderError
 
-    files: Files = {}
+    files: dict[str, str] = {}
     owner: dict[str, str] = {}
     for name in names:
         for path, text in load(name).render(project).items():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cigen.model import Project
+from cigen.model import Project, is_gcp_host
 from cigen.schema import Problem
 from cigen.targets import github_services, services
 from cigen.targets.base import Files, banner
@@ -13,8 +13,6 @@ from cigen.targets.github_pins import annotate, line_of, uses_comments
 from cigen.yamlio import dump
 
 WORKFLOW_DIR = ".github/workflows/"
-_GCP_HOSTS = ("gcr.io", "-docker.pkg.dev")
-
 
 def render(project: Project) -> Files:
     data = workflow(project)
@@ -89,7 +87,7 @@ def _github_problems(project: Project) -> list[Problem]:
     host, auth = project.registry_host, project.github.auth
     if auth == "ghcr" and host != "ghcr.io":
         found.append(Problem(("github", "auth"), f"ghcr logs in to ghcr.io, not {host}"))
-    if auth == "gcp" and not host.endswith(_GCP_HOSTS):
+    if auth == "gcp" and not is_gcp_host(host):
         found.append(Problem(("github", "auth"),
                              f"gcp logs in to gcr.io or Artifact Registry, not {host}"))
     return found
