@@ -3,8 +3,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cigen.core import is_executable
+
+if TYPE_CHECKING:
+    from cigen.core import Output
 
 # `cigen check` runs on every commit. Its answer is a pure function of cigen's own code, the
 # descriptor's bytes and name, the targets asked for and the input files the render read; when
@@ -31,22 +37,19 @@ def current(config: Path, names: list[str]) -> bool:
     if any(_digest(root / rel) != digest for rel, digest in inputs.items()):
         return False
     return all(
-        _digest(root / rel) == digest and (not exe or _executable(root / rel))
+        _digest(root / rel) == digest and (not exe or is_executable((root / rel).stat().st_mode))
         for rel, (digest, exe) in outputs.items()
     )
 
 
-def store(
-    config: Path, names: list[str], inputs: list[str], outputs: dict[str, tuple[str, bool]]
-) -> None:
+def store(config: Path, names: list[str], inputs: list[str], outputs: Iterable[Output]) -> None:
     """Record a clean check: the inputs as they are now, and each output's text (equal to the
-    file on disk, which the check just compared) with its exe flag."""
+    file on disk, which the check just compared) with its exec flag."""
     root = config.parent
     entry = {
         "inputs": {rel: _digest(root / rel) for rel in inputs},
         "outputs": {
-            rel: [hashlib.sha256(text.encode()).hexdigest(), exe]
-            for rel, (text, exe) in outputs.items()
+            o.path: [hashlib.sha256(o.text.encode()).hexdigest(), o.executable] for o in outputs
         },
     }
     import tempfile
@@ -70,11 +73,19 @@ def _entry_path(config: Path, names: list[str]) -> Path:
 
 
 def _code_digest() -> str:
-    package = Path(__file__).resolve().parent
+    """Every file of the installed package, code and data, wherever its parts are installed
+    (an editable install keeps the schemas outside the code's folder)."""
+    import importlib
+
+    parts = [*importlib.import_module("cigen").__path__]
+    parts += importlib.import_module("cigen.schemas").__path__
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".json") and path.is_file():
-            digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    for part in parts:
+        for folder, dirs, names in os.walk(part):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(names):
+                path = Path(folder, name)
+                digest.update(str(path.relative_to(part)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -84,6 +95,3 @@ def _digest(path: Path) -> str:
     except OSError:
         return "absent"
 
-
-def _executable(path: Path) -> bool:
-    return bool(path.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))

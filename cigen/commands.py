@@ -9,33 +9,26 @@ from cigen.errors import CigenError
 
 if TYPE_CHECKING:
     from cigen import files
-    from cigen.model import Project
-    from cigen.targets.base import Files
-
-
-def _plan(config: Path, names: list[str]) -> tuple[Project, Files]:
-    from cigen import targets
-    from cigen.descriptor import load_descriptor
-
-    project = load_descriptor(config, tuple(names))
-    chosen = targets.selected(project, names)
-    if "dockerfile" in chosen and not project.image.generate:
-        raise CigenError(
-            f"{config}: image.generate is false: {project.image.dockerfile} is yours, "
-            "so there is no dockerfile target to render"
-        )
-    return project, targets.render(project, chosen)
 
 
 def render(config: Path, names: list[str], force: bool = False) -> int:
     from cigen import files
+    from cigen.plan import load
 
-    _, planned = _plan(config, names)
-    changed = files.write(planned, config.parent, force=force)
+    _, plan = load(config, names)
+    root = config.parent
+    orphans = [] if names else files.orphans(plan.outputs, root)
+    changed = files.write(plan.outputs, root, force=force)
     for path in changed:
         print(f"wrote {path}")
+    for path in files.remove(orphans, root):
+        print(f"removed {path} (cigen no longer generates it)")
+    for orphan in orphans:
+        if not orphan.removable:
+            print(f"kept {orphan.path}: cigen no longer generates it, and it was edited; "
+                  "it is yours now")
     if not changed:
-        print(f"{len(planned)} files already current")
+        print(f"{len(plan.outputs)} files already current")
     return 0
 
 
@@ -45,23 +38,34 @@ def check(config: Path, names: list[str]) -> int:
     if checkcache.current(config, names):
         return 0
     from cigen import files
+    from cigen.plan import load
 
-    project, planned = _plan(config, names)
-    found = files.drift(planned, config.parent)
-    if not found:
+    project, plan = load(config, names)
+    found = files.drift(plan.outputs, config.parent)
+    orphans = [] if names else files.orphans(plan.outputs, config.parent)
+    if not found and not orphans:
         inputs = [] if project.image.generate else [project.image.dockerfile]
-        outputs = {path: (text, files.executable(path)) for path, text in planned.items()}
-        checkcache.store(config, names, inputs, outputs)
+        checkcache.store(config, names, inputs, plan.outputs)
     for d in found:
         print(f"{d.path}: {_drift_text(d)}", file=sys.stderr)
         sys.stderr.write(d.diff)
-    if found:
+    for orphan in orphans:
+        print(f"{orphan.path}: {_orphan_text(orphan)}", file=sys.stderr)
+    if found or orphans:
         fix = shlex.join(["cigen", "render", *names, *_config_args(config)])
         if not all(d.ours for d in found):
             fix += "  (files without the marker are replaced only with --force)"
-        print(f"{len(found)} generated file(s) out of date; run: {fix}", file=sys.stderr)
+        count = len(found) + len(orphans)
+        print(f"{count} generated file(s) out of date; run: {fix}", file=sys.stderr)
         return 1
     return 0
+
+
+def _orphan_text(orphan: files.Orphan) -> str:
+    if orphan.removable:
+        return "orphaned: cigen generated it earlier and no longer does; render removes it"
+    return ("orphaned: cigen generated it earlier and no longer does; it was edited since, "
+            "so render keeps it: delete it, or keep it as your own")
 
 
 def _drift_text(d: files.Drift) -> str:
@@ -75,21 +79,23 @@ def _config_args(config: Path) -> list[str]:
 
 
 def validate(config: Path) -> int:
+    from cigen.plan import load
     from cigen.validation import validate_outputs
 
-    project, planned = _plan(config, [])
-    found = validate_outputs(project, planned)
+    project, plan = load(config)
+    found = validate_outputs(project, plan.outputs)
     for line in found:
         print(line, file=sys.stderr)
     if found:
         return 1
-    print(f"{config}: valid; {len(planned)} outputs valid")
+    print(f"{config}: valid; {len(plan.outputs)} outputs valid")
     return 0
 
 
 def kaniko(dockerfile: Path, out: Path | None) -> int:
     from cigen import files
-    from cigen.dockerfile.kaniko import convert
+    from cigen.core import Output
+    from cigen.kaniko import convert
 
     shown = str(dockerfile)
     text = files.read(dockerfile.parent, dockerfile.name)
@@ -101,5 +107,5 @@ def kaniko(dockerfile: Path, out: Path | None) -> int:
     if out is None:
         sys.stdout.write(result.text)
     else:
-        files.write({out.name: result.text}, out.parent, force=True)
+        files.write([Output(out.name, result.text, "kaniko")], out.parent, force=True)
     return 0

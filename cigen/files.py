@@ -7,14 +7,15 @@ import re
 import stat
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from cigen import manifest
+from cigen.core import Output, is_executable, is_generated, normalise
 from cigen.errors import RenderError
-from cigen.targets.base import MARKER, Files
 
 _STALE_SECONDS = 60  # a render stages and renames its temp files within a second
-_HEAD_LINES = 3  # the marker must be in the first lines: after `# syntax=` at most
 
 
 class Drift(NamedTuple):
@@ -22,10 +23,6 @@ class Drift(NamedTuple):
     kind: str  # "missing", "stale" or "mode"
     diff: str
     ours: bool = True  # False: the file on disk lacks the marker (a user's own file)
-
-
-def executable(path: str) -> bool:
-    return path.endswith(".sh")
 
 
 def read(root: Path, rel: str) -> str | None:
@@ -39,15 +36,14 @@ def read(root: Path, rel: str) -> str | None:
         raise RenderError(_cannot(root, rel, "read", e)) from e
 
 
-def _on_disk(root: Path, rel: str) -> str | None:
-    # Like read(), but a user's binary or mis-encoded file is just content that differs.
+def _on_disk(root: Path, rel: str) -> bytes | None:
+    # Like read(), but bytes: a user's binary or mis-encoded file is just content that differs.
     try:
-        data = (root / rel).read_bytes()
+        return (root / rel).read_bytes()
     except FileNotFoundError:
         return None
     except OSError as e:
         raise RenderError(_cannot(root, rel, "read", e)) from e
-    return data.decode("utf-8", "replace")
 
 
 def _cannot(root: Path, rel: str, verb: str, e: Exception) -> str:
@@ -60,26 +56,67 @@ def _cannot(root: Path, rel: str, verb: str, e: Exception) -> str:
     return f"{rel}: cannot {verb}: {why}"
 
 
-def is_generated(text: str) -> bool:
-    return any(MARKER in line for line in text.splitlines()[:_HEAD_LINES])
-
-
-def _is_executable(path: Path) -> bool:
-    return bool(path.stat().st_mode & stat.S_IXUSR)
-
-
-def drift(files: Files, root: Path) -> list[Drift]:
-    """Each planned file that is missing, differs from its rendering, or lost its exec bit."""
+def drift(outputs: Iterable[Output], root: Path) -> list[Drift]:
+    """Each output that is missing, differs from its rendering, or lost its exec bit."""
     found = []
-    for rel, text in files.items():
-        current = _on_disk(root, rel)
+    for output in outputs:
+        rel, current = output.path, _on_disk(root, output.path)
         if current is None:
             found.append(Drift(rel, "missing", ""))
-        elif current != text:
-            found.append(Drift(rel, "stale", _diff(rel, current, text), is_generated(current)))
-        elif executable(rel) and not _is_executable(root / rel):
+        elif current != output.text.encode("utf-8"):
+            shown = current.decode("utf-8", "replace")
+            found.append(Drift(rel, "stale", _diff(rel, shown, output.text), is_generated(shown)))
+        elif output.executable and not is_executable((root / rel).stat().st_mode):
             found.append(Drift(rel, "mode", ""))
     return found
+
+
+class Orphan(NamedTuple):
+    path: str
+    removable: bool  # it carries the marker and holds exactly what cigen wrote
+
+
+def orphans(outputs: Iterable[Output], root: Path) -> list[Orphan]:
+    """Files the manifest on disk says cigen wrote, which the current outputs no longer hold."""
+    recorded = manifest.parse(read(root, manifest.PATH) or "")
+    current = {o.key for o in outputs}
+    found = []
+    for rel, digest in sorted(recorded.items()):
+        if rel in current or not _inside(root, rel):
+            continue
+        data = _on_disk(root, rel)
+        if data is not None:
+            text = data.decode("utf-8", "replace")
+            found.append(Orphan(rel, is_generated(text) and manifest.digest(text) == digest
+                                and data == text.encode("utf-8")))
+    return found
+
+
+def remove(orphans: Iterable[Orphan], root: Path) -> list[str]:
+    """Delete the removable orphans; nothing else is ever deleted."""
+    removed = []
+    for orphan in orphans:
+        if orphan.removable:
+            try:
+                os.unlink(root / orphan.path)
+            except OSError as e:
+                raise RenderError(_cannot(root, orphan.path, "remove", e)) from e
+            removed.append(orphan.path)
+    return removed
+
+
+def _inside(root: Path, rel: str) -> bool:
+    """A plain relative path to a regular file, reached through no symbolic link."""
+    key = normalise(rel)
+    if key != rel or key.startswith(("/", "../")) or key.startswith(".git/") or key == "..":
+        return False
+    path = root
+    for part in Path(key).parts:
+        path = path / part
+        with contextlib.suppress(OSError):
+            if path.is_symlink():
+                return False
+    return path.is_file()
 
 
 def _diff(rel: str, current: str, text: str) -> str:
@@ -92,21 +129,22 @@ def _diff(rel: str, current: str, text: str) -> str:
                    for line in lines)
 
 
-def write(files: Files, root: Path, force: bool = False) -> list[str]:
+def write(outputs: Iterable[Output], root: Path, force: bool = False) -> list[str]:
     """Write what changed, atomically; refuse (and write nothing) over a user's own files."""
-    changes = drift(files, root)
+    planned = {o.path: o for o in outputs}
+    changes = drift(planned.values(), root)
     refused = [d.path for d in changes if not d.ours]
     if refused and not force:
         raise RenderError(
             f"{', '.join(refused)}: not generated by cigen (no marker); nothing written. "
             "Move it away, or pass --force to replace it"
         )
-    _clean_stale(root, files)
+    _clean_stale(root, planned)
     staged: list[tuple[str, Path]] = []
     try:
         for change in changes:
             target = root / change.path
-            staged.append((_stage(root, change.path, files[change.path]), target))
+            staged.append((_stage(root, planned[change.path]), target))
         for tmp, target in staged:
             os.replace(tmp, target)
     except OSError as e:
@@ -117,7 +155,7 @@ def write(files: Files, root: Path, force: bool = False) -> list[str]:
     return [d.path for d in changes]
 
 
-def _clean_stale(root: Path, files: Files) -> None:
+def _clean_stale(root: Path, files: Iterable[str]) -> None:
     """Delete the temp files a killed render left next to its outputs (its own pattern only,
     and only old ones: a render running at the same time keeps its own)."""
     now = time.time()
@@ -130,8 +168,9 @@ def _clean_stale(root: Path, files: Files) -> None:
                     os.unlink(entry.path)
 
 
-def _stage(root: Path, rel: str, text: str) -> str:
-    """A finished temp file next to `rel`, so that os.replace swaps it in atomically."""
+def _stage(root: Path, output: Output) -> str:
+    """A finished temp file next to the output, so that os.replace swaps it in atomically."""
+    rel, text = output.path, output.text
     target = root / rel
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +182,7 @@ def _stage(root: Path, rel: str, text: str) -> str:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _mode(target, executable(rel)))
+        os.chmod(tmp, _mode(target, output.executable))
     except OSError as e:
         _discard(tmp)
         raise RenderError(_cannot(root, rel, "write", e)) from e

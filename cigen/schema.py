@@ -4,24 +4,14 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
-from typing import Any, NamedTuple
-
-Path = tuple[str | int, ...]
-
-
-class Problem(NamedTuple):
-    """One thing wrong with the descriptor, located by its key path."""
-
-    path: Path
-    message: str
-    at_key: bool = False  # point at the key itself (unknown or misspelt keys), not its value
+from typing import Any
 
 
 @functools.lru_cache(maxsize=1)
 def text() -> str:
-    return resources.files("cigen").joinpath("schemas", "cigen.schema.json").read_text("utf-8")
+    return resources.files("cigen.schemas").joinpath("cigen.schema.json").read_text("utf-8")
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,13 +64,9 @@ def _fill(node: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def problems(data: Any, token: Callable[[Path], str]) -> Iterator[Problem]:
-    """Every schema violation in `data`; `token(path)` gives a value's text as written."""
-    from cigen.messages import explain
-
-    validator = _validator_class()(schema())
-    for error in validator.iter_errors(data):
-        yield from explain(error, token)
+def validator() -> Any:
+    """A validator of the descriptor schema (ECMA-262 patterns, see `_validator_class`)."""
+    return _validator_class()(schema())
 
 
 @functools.lru_cache(maxsize=1)

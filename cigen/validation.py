@@ -1,85 +1,62 @@
 from __future__ import annotations
 
-import functools
+import contextlib
+import io
 import json
-from collections.abc import Iterator
-from importlib import resources
-from typing import Any
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from cigen import targets
+from cigen.core import Output
 from cigen.errors import CigenError
 from cigen.model import Project
-from cigen.targets.base import Files
-from cigen.yamlio import load_plain
 
-_INSTALL_HINT = (
-    "checking outputs needs check-jsonschema's vendored schemas: pip install 'cigen[validate]'"
-)
+_INSTALL_HINT = "checking outputs needs check-jsonschema: pip install 'cigen[validate]'"
 
 
-def official_schemas(project: Project) -> dict[str, str]:
-    """Output path -> the name of the official schema check-jsonschema vendors for it."""
-    chosen = targets.selected(project, ())
-    pairs = {
-        "circleci": (".circleci/config.yml", "circle-ci"),
-        "github": (project.github.workflow_file, "github-workflows"),
-        "cloudbuild": (project.cloudbuild.file, "cloudbuild"),
-    }
-    return {path: schema for name, (path, schema) in pairs.items() if name in chosen}
-
-
-def validate_outputs(project: Project, planned: Files) -> list[str]:
-    """Every problem in the rendered outputs: official schemas, then each target's own checks."""
-    found = []
-    for path, name in official_schemas(project).items():
-        found += [
-            f"{path}: {msg}" for msg in _schema_errors(_vendored(name), load_plain(planned[path]))
-        ]
-    for name in targets.selected(project, ()):
-        check = getattr(targets.load(name), "check_output", None)
-        if check is not None:
-            found += check(project, planned)
+def validate_outputs(project: Project, outputs: Iterable[Output]) -> list[str]:
+    """Every problem in the rendered outputs: official schemas, then each target's lint."""
+    outputs = tuple(outputs)
+    found = list(_schema_problems(outputs))
+    texts = {o.path: o.text for o in outputs}
+    for name in dict.fromkeys(o.target for o in outputs if o.target in targets.TARGETS):
+        lint = getattr(targets.load(name), "lint", None)
+        if lint is not None:
+            found += lint(project, texts)
     return found
 
 
-def _vendored(name: str) -> dict[str, Any]:
+def _schema_problems(outputs: tuple[Output, ...]) -> Iterator[str]:
+    """check-jsonschema's verdict, through its command line (its public interface) with its
+    JSON report, on each output with an official schema; one run per schema."""
+    by_schema: dict[str, list[Output]] = {}
+    for output in outputs:
+        if output.schema:
+            by_schema.setdefault(output.schema, []).append(output)
+    with tempfile.TemporaryDirectory(prefix="cigen-validate-") as tmp:
+        for schema, group in sorted(by_schema.items()):
+            shown = {}
+            for i, output in enumerate(group):
+                path = Path(tmp, f"{i}{Path(output.path).suffix or '.yaml'}")
+                path.write_text(output.text, "utf-8")
+                shown[str(path)] = output.path
+            for error in _run(schema, list(shown)):
+                yield f"{shown.get(error['filename'], error['filename'])}: {error['message']}"
+
+
+def _run(schema: str, paths: list[str]) -> list[dict[str, str]]:
+    """check-jsonschema's command, run in this process (its start-up is most of its cost)."""
     try:
-        package = resources.files("check_jsonschema.builtin_schemas.vendor")
-    except ModuleNotFoundError:
+        from check_jsonschema import main
+    except ImportError:
         raise CigenError(_INSTALL_HINT) from None
-    schema: dict[str, Any] = json.loads(package.joinpath(f"{name}.json").read_text("utf-8"))
-    return schema
-
-
-def _schema_errors(schema: dict[str, Any], data: Any) -> Iterator[str]:
-    from jsonschema.exceptions import best_match
-
-    validator = _ecma_validator(schema)
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        shown = best_match([error]) if error.context else error
-        yield f"{error.json_path}: {shown.message}"
-
-
-def _ecma_validator(schema: dict[str, Any]) -> Any:
-    """A validator whose patterns are ECMA-262 regexes (the vendored schemas use `\\p{...}`)."""
-    import regress
-    from jsonschema import ValidationError, validators
-
-    compiled = functools.lru_cache(maxsize=None)(lambda p: regress.Regex(p, flags="u"))
-
-    def pattern(validator: Any, regex: str, instance: Any, _: Any) -> Iterator[Any]:
-        if validator.is_type(instance, "string") and compiled(regex).find(instance) is None:
-            yield ValidationError(f"{instance!r} does not match {regex!r}")
-
-    def pattern_properties(validator: Any, props: Any, instance: Any, _: Any) -> Iterator[Any]:
-        if validator.is_type(instance, "object"):
-            for regex, sub in props.items():
-                for key, value in instance.items():
-                    if compiled(regex).find(key) is not None:
-                        yield from validator.descend(value, sub, path=key, schema_path=regex)
-
-    base = validators.validator_for(schema)
-    extended = validators.extend(
-        base, {"pattern": pattern, "patternProperties": pattern_properties}
-    )
-    return extended(schema)
+    args = ["--builtin-schema", f"vendor.{schema}", "--force-filetype", "yaml", "-o", "json"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main.main([*args, *paths], standalone_mode=False)
+    report = json.loads(out.getvalue())
+    errors = [{**e, "message": f"{e['path']}: {e['message']}"} for e in report.get("errors", [])]
+    errors += [{**e, "message": e.get("message", "cannot be parsed")}
+               for e in report.get("parse_errors", [])]
+    return errors

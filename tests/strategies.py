@@ -8,10 +8,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from cigen import schema as cigen_schema
-from cigen import targets
-from cigen.descriptor import load_descriptor
 from cigen.model import Project
 from cigen.yamlio import dump
+from tests.helpers import load_project, texts
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 USER_DOCKERFILE = FIXTURES / "minimal" / "Dockerfile"
@@ -294,5 +293,5 @@ def write_project(root: Path, descriptor: dict[str, Any], as_json: bool = False)
 
 
 def render(config: Path) -> tuple[Project, dict[str, str]]:
-    project = load_descriptor(config)
-    return project, targets.render(project, targets.selected(project, ()))
+    project = load_project(config)
+    return project, texts(project)

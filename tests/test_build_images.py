@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cigen.descriptor import load_descriptor
 from cigen.model import Project
-from cigen.targets import buildscript
+from cigen.targets.circleci import buildscript
 from tests import oracles
 from tests.conftest import FIXTURES
+from tests.helpers import load_project
 
 IMAGE = "us.gcr.io/adoptingerlang/service_discovery"
 # Records the argv (NUL-separated) and the working directory of every call.
@@ -96,7 +96,7 @@ _KEEP = object()
 
 
 def _project(cache_from: str | None | object = _KEEP) -> Project:
-    project = load_descriptor(FIXTURES / "service_discovery" / "cigen.yaml", ("circleci",))
+    project = load_project(FIXTURES / "service_discovery" / "cigen.yaml", ("circleci",))
     if cache_from is _KEEP:
         return project
     assert cache_from is None or isinstance(cache_from, str)

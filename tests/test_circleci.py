@@ -5,12 +5,11 @@ from typing import Any
 
 import pytest
 
-from cigen.descriptor import load_descriptor
 from cigen.errors import DescriptorError
-from cigen.targets import circleci
 from cigen.yamlio import load_plain
 from tests import oracles
 from tests.conftest import FIXTURES, PROJECTS
+from tests.helpers import load_project, texts
 
 CONFIG = ".circleci/config.yml"
 SCRIPT = "ci/build_images.sh"
@@ -64,7 +63,7 @@ def _name_errors(ref: str, orbs: set[str], local: set[str], what: str) -> list[s
 
 
 def _render(project_dir: Path) -> dict[str, str]:
-    return circleci.render(load_descriptor(project_dir / "cigen.yaml", ("circleci",)))
+    return texts(load_project(project_dir / "cigen.yaml", ("circleci",)), "circleci")
 
 
 def _config_of(tmp_path: Path, text: str) -> dict[str, Any]:
@@ -260,7 +259,7 @@ def test_cover_without_ct_is_a_descriptor_problem(tmp_path: Path) -> None:
     text = MINIMAL + "  checks: [xref, cover]\nregistry: ghcr.io/acme\npublish:\n  after: []\n"
     (tmp_path / "cigen.yaml").write_text(text)
     with pytest.raises(DescriptorError) as caught:
-        load_descriptor(tmp_path / "cigen.yaml", ("circleci",))
+        load_project(tmp_path / "cigen.yaml", ("circleci",))
     [message] = caught.value.problems
     assert message.startswith(f"{tmp_path / 'cigen.yaml'}:5:11: erlang.checks: cover needs ct")
 
@@ -268,7 +267,7 @@ def test_cover_without_ct_is_a_descriptor_problem(tmp_path: Path) -> None:
 def test_cover_without_ct_is_fine_when_circleci_is_not_rendered(tmp_path: Path) -> None:
     text = MINIMAL + "  checks: [cover]\nregistry: ghcr.io/acme\npublish:\n  after: []\n"
     (tmp_path / "cigen.yaml").write_text(text)
-    load_descriptor(tmp_path / "cigen.yaml", ("cloudbuild",))
+    load_project(tmp_path / "cigen.yaml", ("cloudbuild",))
 
 
 def test_custom_workflow_machine_image_and_orb_pins_are_used(tmp_path: Path) -> None:
@@ -288,9 +287,9 @@ circleci:
 
 
 def test_render_is_deterministic_and_pure(tmp_path: Path) -> None:
-    project = load_descriptor(FIXTURES / "debian_ghcr" / "cigen.yaml", ("circleci",))
-    first = circleci.render(project)
-    assert circleci.render(project) == first
+    project = load_project(FIXTURES / "debian_ghcr" / "cigen.yaml", ("circleci",))
+    first = texts(project, "circleci")
+    assert texts(project, "circleci") == first
     assert sorted(first) == [CONFIG, SCRIPT]
 
 

@@ -13,8 +13,8 @@ import pytest
 
 import cigen
 from cigen import targets
-from cigen.descriptor import load_descriptor
 from tests.conftest import FIXTURES, REPO, Result
+from tests.helpers import load_project, texts
 
 Run = Callable[..., Result]
 SCRIPT = "ci/build_images.sh"
@@ -34,8 +34,8 @@ def fresh(tmp_path: Path) -> Callable[[str], Path]:
 
 
 def planned(root: Path, names: tuple[str, ...] = ()) -> dict[str, str]:
-    project = load_descriptor(root / "cigen.yaml", names)
-    return targets.render(project, targets.selected(project, names))
+    project = load_project(root / "cigen.yaml", names)
+    return texts(project, *names)
 
 
 def tree(root: Path) -> dict[str, tuple[int, bytes]]:
@@ -254,7 +254,7 @@ def test_an_unexpected_error_exits_3_asking_for_a_report(
     def broken(project: object) -> dict[str, str]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(targets.load("circleci"), "render", broken)
+    monkeypatch.setattr(targets.load("circleci"), "plan", broken)
     result = run_line("cigen render", cwd=root)
     assert result.code == 3, result
     assert "RuntimeError: boom" in result.stderr

@@ -8,13 +8,13 @@ from typing import Any
 import dockerfile
 import pytest
 
-from cigen import targets, yamlio
-from cigen.descriptor import load_descriptor
+from cigen import yamlio
 from cigen.model import Project
 from cigen.targets import cloudbuild
 from cigen.targets.base import MARKER
 from tests import oracles
 from tests.conftest import FIXTURES, PROJECTS, Result
+from tests.helpers import load_project, texts
 
 VARIANT = "ci/Dockerfile.cb"
 # hadolint rules the Kaniko variant inherits from the generated Dockerfile (see test_dockerfile).
@@ -69,13 +69,13 @@ def _project(tmp_path: Path, extra: dict[str, Any]) -> Project:
     (tmp_path / "docker").mkdir(exist_ok=True)
     (tmp_path / "docker" / "Dockerfile").write_text(USER_DOCKERFILE)
     (tmp_path / "cigen.yaml").write_text(yamlio.dump({**BASE, **extra}))
-    return load_descriptor(tmp_path / "cigen.yaml")
+    return load_project(tmp_path / "cigen.yaml")
 
 
 def _render(project: Project, root: Path) -> dict[str, str]:
     """The render `cigen validate` checks: this target, plus the BuildKit Dockerfile it may use."""
     names = ("cloudbuild", "dockerfile") if project.image.generate else ("cloudbuild",)
-    files = targets.render(project, names)
+    files = texts(project, *names)
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
@@ -92,8 +92,8 @@ def _check_all(project: Project, files: dict[str, str], root: Path) -> None:
     config_path = root / project.cloudbuild.file
     oracles.check_jsonschema("vendor.cloudbuild", config_path)
     oracles.yamllint(config_path)
-    assert cloudbuild.check_output(project, files) == []
-    for text in cloudbuild.render(project).values():
+    assert cloudbuild.lint(project, files) == []
+    for text in texts(project, "cloudbuild").values():
         assert MARKER in text.splitlines()[0]
     if project.cloudbuild.builder == "kaniko":
         oracles.hadolint(root / project.image.kaniko_dockerfile, ignore=HADOLINT_IGNORES)
@@ -115,7 +115,7 @@ def _kaniko_ready(text: str, config: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_fixture_outputs_pass_every_oracle(name: str, tmp_path: Path) -> None:
-    project = load_descriptor(FIXTURES / name / "cigen.yaml")
+    project = load_project(FIXTURES / name / "cigen.yaml")
     _check_all(project, _render(project, tmp_path), tmp_path)
 
 
@@ -126,8 +126,8 @@ def test_variant_outputs_pass_every_oracle(name: str, tmp_path: Path) -> None:
 
 
 def test_service_discovery_is_the_chapters_config() -> None:
-    project = load_descriptor(FIXTURES / "service_discovery" / "cigen.yaml")
-    config = _config(cloudbuild.render(project), project)
+    project = load_project(FIXTURES / "service_discovery" / "cigen.yaml")
+    config = _config(texts(project, "cloudbuild"), project)
     [step] = config["steps"]
     assert step == {"name": "gcr.io/kaniko-project/executor:v1.24.0", "args": CHAPTER_ARGS}
     assert config["substitutions"] == CHAPTER_SUBSTITUTIONS
@@ -137,8 +137,8 @@ def test_service_discovery_is_the_chapters_config() -> None:
 
 
 def test_minimal_defaults_need_no_dynamic_substitutions() -> None:
-    project = load_descriptor(FIXTURES / "minimal" / "cigen.yaml")
-    config = _config(cloudbuild.render(project), project)
+    project = load_project(FIXTURES / "minimal" / "cigen.yaml")
+    config = _config(texts(project, "cloudbuild"), project)
     assert config["substitutions"] == {"_BASE_IMAGE": "erlang:26.2.5-alpine",
                                        "_RUNNER_IMAGE": "alpine:3.20"}
     assert "options" not in config
@@ -147,7 +147,7 @@ def test_minimal_defaults_need_no_dynamic_substitutions() -> None:
 
 def test_buildx_builds_the_buildkit_dockerfile_with_a_registry_cache(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["buildx"])
-    files = cloudbuild.render(project)
+    files = texts(project, "cloudbuild")
     assert set(files) == {"cloudbuild.yaml", ".gcloudignore"}  # no Kaniko variant
     create, build = _config(files, project)["steps"]
     assert create["args"][:2] == ["buildx", "create"]
@@ -163,7 +163,7 @@ def test_buildx_builds_the_buildkit_dockerfile_with_a_registry_cache(tmp_path: P
 
 def test_run_checks_wiring(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["run-checks"])
-    steps = _config(cloudbuild.render(project), project)["steps"]
+    steps = _config(texts(project, "cloudbuild"), project)["steps"]
     waits = {s["id"]: s.get("waitFor") for s in steps}
     assert list(waits) == ["compile", "xref", "dialyzer", "eunit", "ct-setup-1", "ct", "cover",
                            "image"]
@@ -182,7 +182,7 @@ def test_run_checks_wiring(tmp_path: Path) -> None:
 
 def test_buildx_image_step_also_waits_for_its_builder(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["buildx-checks"])
-    steps = _config(cloudbuild.render(project), project)["steps"]
+    steps = _config(texts(project, "cloudbuild"), project)["steps"]
     by_id = {s["id"]: s for s in steps}
     assert by_id["buildx-builder"]["waitFor"] == ["-"]
     assert by_id["image"]["waitFor"] == ["ct", "buildx-builder"]
@@ -190,7 +190,7 @@ def test_buildx_image_step_also_waits_for_its_builder(tmp_path: Path) -> None:
 
 def test_branch_tags_become_tag_safe(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["tags"])
-    config = _config(cloudbuild.render(project), project)
+    config = _config(texts(project, "cloudbuild"), project)
     args = config["steps"][0]["args"]
     assert "--destination=us-docker.pkg.dev/acme/apps/hello:$_SAFE_BRANCH_NAME" in args
     assert "--destination=us-docker.pkg.dev/acme/apps/hello:v-${SHORT_SHA}" in args
@@ -206,7 +206,7 @@ def test_branch_tags_become_tag_safe(tmp_path: Path) -> None:
 
 def test_secrets_are_referenced_by_name_only(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["secrets"])
-    config = _config(cloudbuild.render(project), project)
+    config = _config(texts(project, "cloudbuild"), project)
     assert config["availableSecrets"] == {"secretManager": [
         {"versionName": "projects/$PROJECT_ID/secrets/hex/versions/latest", "env": "HEX_API_KEY"}]}
     checks = [s for s in config["steps"] if s.get("entrypoint") == "rebar3"]
@@ -217,13 +217,13 @@ def test_secrets_are_referenced_by_name_only(tmp_path: Path) -> None:
 
 def test_cache_off_drops_every_cache_flag(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["cache-off"])
-    args = _config(cloudbuild.render(project), project)["steps"][0]["args"]
+    args = _config(texts(project, "cloudbuild"), project)["steps"][0]["args"]
     assert not [a for a in args if a.startswith("--cache")]
 
 
 def test_service_account_gets_its_own_logging(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["account"])
-    config = _config(cloudbuild.render(project), project)
+    config = _config(texts(project, "cloudbuild"), project)
     assert config["options"] == {"machineType": "E2_HIGHCPU_8", "logging": "CLOUD_LOGGING_ONLY"}
     assert config["timeout"] == "5400s"
     assert config["serviceAccount"].startswith("projects/acme/serviceAccounts/")
@@ -231,7 +231,7 @@ def test_service_account_gets_its_own_logging(tmp_path: Path) -> None:
 
 def test_user_dockerfile_variant(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["user-dockerfile"])
-    files = cloudbuild.render(project)
+    files = texts(project, "cloudbuild")
     variant = files[VARIANT]
     assert variant.splitlines()[0].startswith(f"# {MARKER}")
     assert "ARG BASE_IMAGE=erlang:26.2.5-alpine" in variant
@@ -243,8 +243,8 @@ def test_user_dockerfile_variant(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_gcloudignore_keeps_what_the_build_reads(name: str) -> None:
-    project = load_descriptor(FIXTURES / name / "cigen.yaml")
-    text = cloudbuild.render(project)[".gcloudignore"]
+    project = load_project(FIXTURES / name / "cigen.yaml")
+    text = texts(project, "cloudbuild")[".gcloudignore"]
     patterns = {line for line in text.splitlines() if line and not line.startswith("#")}
     assert {"_build", "_checkouts"} <= patterns
     # Every pattern is a bare name, so it matches a path component anywhere (gitignore rules).
@@ -260,7 +260,7 @@ def test_gcloudignore_keeps_what_the_build_reads(name: str) -> None:
 @pytest.mark.parametrize("name", PROJECTS)
 def test_rendering_is_deterministic(name: str) -> None:
     config = FIXTURES / name / "cigen.yaml"
-    assert cloudbuild.render(load_descriptor(config)) == cloudbuild.render(load_descriptor(config))
+    assert texts(load_project(config), "cloudbuild") == texts(load_project(config), "cloudbuild")
 
 
 def test_unconvertible_user_dockerfile_names_its_line(tmp_path: Path,
@@ -276,7 +276,7 @@ def test_unconvertible_user_dockerfile_names_its_line(tmp_path: Path,
 def test_check_steps_come_in_dependency_order(tmp_path: Path) -> None:
     erlang = {"otp": "26.2.5", "checks": ["cover", "ct", "xref", "eunit"]}
     project = _project(tmp_path, {"erlang": erlang, "cloudbuild": {"run_checks": True}})
-    steps = _config(cloudbuild.render(project), project)["steps"]
+    steps = _config(texts(project, "cloudbuild"), project)["steps"]
     assert [s["id"] for s in steps] == ["compile", "xref", "eunit", "ct", "cover", "image"]
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cigen import targets
-from cigen.descriptor import load_descriptor
 from tests.conftest import FIXTURES
+from tests.helpers import load_project, texts
 
 PROJECT = "service_discovery"
 QUICK_KILLS, FULL_KILLS = 15, 240
@@ -37,8 +36,8 @@ class Outputs:
 
     @staticmethod
     def _rendered(config: Path) -> dict[str, str]:
-        project = load_descriptor(config)
-        return targets.render(project, targets.selected(project, ()))
+        project = load_project(config)
+        return texts(project)
 
     def make_stale(self) -> None:
         for rel, text in self.old.items():

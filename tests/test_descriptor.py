@@ -6,10 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cigen.descriptor import MAX_BYTES, load_descriptor
+from cigen.descriptor import MAX_BYTES
 from cigen.errors import DescriptorError
 from cigen.model import Project
 from tests.conftest import FIXTURES, PROJECTS
+from tests.helpers import load_project
 
 HEAD = 'version: 1\nname: hello\nregistry: ghcr.io/acme\n'
 VALID = HEAD + 'erlang:\n  otp: "26.2.5"\n'
@@ -22,7 +23,7 @@ def load(tmp_path: Path, text: str | bytes) -> Project:
     if isinstance(text, str):
         text = text.encode()
     path.write_bytes(text)
-    return load_descriptor(path)
+    return load_project(path)
 
 
 def errors(tmp_path: Path, text: str | bytes) -> list[str]:
@@ -34,14 +35,14 @@ def errors(tmp_path: Path, text: str | bytes) -> list[str]:
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_every_fixture_project_loads(name: str) -> None:
-    project = load_descriptor(FIXTURES / name / "cigen.yaml")
+    project = load_project(FIXTURES / name / "cigen.yaml")
     assert project.source == "cigen.yaml"
 
 
 def test_a_descriptor_with_another_name_is_its_own_source(tmp_path: Path) -> None:
     path = tmp_path / "ci.yaml"
     path.write_text(VALID)
-    assert load_descriptor(path).source == "ci.yaml"
+    assert load_project(path).source == "ci.yaml"
 
 
 def test_byte_order_mark_and_crlf_are_accepted(tmp_path: Path) -> None:
@@ -119,7 +120,7 @@ def test_non_utf8_column_counts_characters(tmp_path: Path) -> None:
 def test_selected_target_checks_run(tmp_path: Path) -> None:
     path = tmp_path / "cigen.yaml"
     path.write_text(VALID)
-    assert load_descriptor(path, ("circleci",)).name == "hello"
+    assert load_project(path, ("circleci",)).name == "hello"
 
 
 def assert_project_or_error(tmp_path: Path, data: bytes) -> None:

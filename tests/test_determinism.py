@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cigen import targets
-from cigen.descriptor import load_descriptor
 from cigen.yamlio import dump
 from tests import oracles
 from tests.conftest import FIXTURES, PROJECTS, REPO
+from tests.helpers import load_project, texts
 
 # A descriptor whose values are not ASCII: a render that used the locale's encoding anywhere
 # would write other bytes (or fail) under tr_TR.ISO-8859-9.
@@ -39,8 +38,8 @@ def sources(tmp_path: Path) -> dict[str, Path]:
 def expected(projects: dict[str, Path]) -> dict[str, dict[str, bytes]]:
     out = {}
     for name, root in projects.items():
-        project = load_descriptor(root / "cigen.yaml")
-        rendered = targets.render(project, targets.selected(project, ()))
+        project = load_project(root / "cigen.yaml")
+        rendered = texts(project)
         out[name] = {rel: text.encode("utf-8") for rel, text in rendered.items()}
     return out
 

@@ -9,13 +9,14 @@ import dockerfile
 import pytest
 
 from cigen import schema
-from cigen.descriptor import load_descriptor
+from cigen.descriptor import schema_problems
 from cigen.errors import DescriptorError
 from cigen.model import Project
 from cigen.targets import dockerfile as target
 from cigen.targets.base import banner
 from tests import oracles
 from tests.conftest import FIXTURES, PROJECTS
+from tests.helpers import load_project, texts
 
 # hadolint rules the generated Dockerfile breaks on purpose, with the reason (README lists them).
 HADOLINT_IGNORES = {
@@ -58,7 +59,7 @@ CASES = [*PROJECTS, *VARIANTS]
 def variant(name: str, otp: str = "26.2.5", profile: str = "prod", **image: Any) -> Project:
     raw = {"version": 1, "name": name, "registry": "ghcr.io/acme",
            "erlang": {"otp": otp, "release_profile": profile}, "image": image}
-    assert not list(schema.problems(raw, lambda path: "?")), "variant must be schema-valid"
+    assert not list(schema_problems(raw, lambda path: "?")), "variant must be schema-valid"
     return Project.create(schema.apply_defaults(raw))
 
 
@@ -67,7 +68,7 @@ def project_for(case: str) -> Project:
         spec = VARIANTS[case]
         otp, profile = spec.get("otp", "26.2.5"), spec.get("profile", "prod")
         return variant("hello", otp, profile, **spec["image"])
-    return load_descriptor(FIXTURES / case / "cigen.yaml", ("dockerfile",))
+    return load_project(FIXTURES / case / "cigen.yaml", ("dockerfile",))
 
 
 def parse(text: str) -> tuple[Any, ...]:
@@ -131,7 +132,7 @@ def test_hadolint_ignores_cover_only_unpinned_packages(case: str, tmp_path: Path
 @pytest.mark.parametrize("case", CASES)
 def test_kaniko_variant_has_no_buildkit_only_syntax(case: str) -> None:
     try:
-        from cigen.dockerfile.kaniko import convert
+        from cigen.kaniko import convert
     except ImportError:
         pytest.skip("cigen/dockerfile/kaniko.py has no convert() yet (issue 3, part 2)")
     project = project_for(case)
@@ -263,8 +264,8 @@ def test_env_values_reach_the_image_literally(tmp_path: Path) -> None:
 
 def test_render_writes_the_dockerfile_path_and_the_dockerignore() -> None:
     project = variant("hello", dockerfile="docker/Dockerfile")
-    files = target.render(project)
-    assert list(files) == ["docker/Dockerfile", ".dockerignore"]
+    files = texts(project, "dockerfile")
+    assert sorted(files) == [".dockerignore", "docker/Dockerfile"]
     assert files["docker/Dockerfile"] == target.dockerfile_text(project)
 
 
@@ -278,7 +279,7 @@ def _buildah(tmp_path: Path) -> list[str | Path]:
 def _load(tmp_path: Path, text: str) -> Project:
     path = tmp_path / "cigen.yaml"
     path.write_text(text, "utf-8")
-    return load_descriptor(path, ("dockerfile",))
+    return load_project(path, ("dockerfile",))
 
 
 HEAD = "version: 1\nname: hello\nregistry: ghcr.io/acme\nerlang:\n  otp: \"26.2.5\"\nimage:\n"
@@ -309,7 +310,7 @@ def test_alpine_takes_version_constraints(tmp_path: Path) -> None:
 # -- .dockerignore --------------------------------------------------------------------------------
 
 def ignore_patterns(project: Project) -> list[str]:
-    text = target.render(project)[".dockerignore"]
+    text = texts(project, "dockerfile")[".dockerignore"]
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
@@ -346,7 +347,7 @@ def test_dockerignore_with_a_real_builder(case: str, tmp_path: Path) -> None:
     for rel in CONTEXT_KEPT + CONTEXT_DROPPED:
         (context / rel).parent.mkdir(parents=True, exist_ok=True)
         (context / rel).write_text(rel, "utf-8")
-    (context / ".dockerignore").write_text(target.render(project)[".dockerignore"], "utf-8")
+    (context / ".dockerignore").write_text(texts(project, "dockerfile")[".dockerignore"], "utf-8")
     (tmp_path / "Containerfile").write_text("FROM scratch\nCOPY . /ctx/\n", "utf-8")
     out = tmp_path / "out"
     oracles.run(*_buildah(tmp_path), "build", "--isolation", "chroot",

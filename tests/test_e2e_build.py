@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from cigen.descriptor import load_descriptor
 from cigen.model import Project
 from tests import oracles
 from tests.conftest import FIXTURES
@@ -31,6 +30,7 @@ from tests.e2e.release import (
     snapshot,
     writes,
 )
+from tests.helpers import load_project
 
 # End to end (issue 8): buildah builds fixtures/e2e's generated BuildKit Dockerfile and its
 # Kaniko variant from base images made of Debian packages (never pulled), and the release
@@ -49,7 +49,7 @@ def _cache_root() -> Path:
 
 @pytest.fixture(scope="module")
 def project() -> Project:
-    return load_descriptor(SAMPLE / "cigen.yaml")
+    return load_project(SAMPLE / "cigen.yaml")
 
 
 @pytest.fixture(scope="module")

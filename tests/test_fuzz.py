@@ -14,13 +14,12 @@ from typing import Any
 import dockerfile
 import pytest
 
-from cigen import targets
-from cigen.descriptor import load_descriptor
-from cigen.dockerfile.kaniko import convert
 from cigen.errors import CigenError, ConversionError, DescriptorError
+from cigen.kaniko import convert
 from cigen.yamlio import dump, load_plain
 from tests import strategies as gen
 from tests.conftest import FIXTURES
+from tests.helpers import load_project, texts
 
 # The default run fuzzes a little on every commit; the slow run takes the 10,000 of issue 7.
 QUICK, QUICK_DOCKERFILES, FULL = 400, 2_000, 10_000
@@ -117,8 +116,8 @@ def _random_slot(rng: random.Random, data: Any) -> tuple[Any, Any]:
 def load_or_refuse(path: Path) -> str:
     """'rendered' or 'refused'; anything but a clean CigenError fails the test."""
     try:
-        project = load_descriptor(path)
-        targets.render(project, targets.selected(project, ()))
+        project = load_project(path)
+        texts(project)
     except DescriptorError as e:  # every line names the file
         return refused([p for p in e.problems if p.startswith(str(path))], len(e.problems))
     except CigenError as e:
@@ -280,7 +279,7 @@ def test_yaml_tags_are_refused_and_never_constructed(tmp_path: Path, line: str) 
         f'version: 1\nname: hello\nregistry: ghcr.io/acme\nerlang: {{otp: "26.2.5"}}\n{line}\n')
     with pytest.raises(DescriptorError, match=r"cigen\.yaml:5:\d+: image[._a-z]*: the YAML tag "
                        r"\S+ is not supported; remove it"):
-        load_descriptor(config)
+        load_project(config)
     with pytest.raises(Exception, match="could not determine a constructor"):
         load_plain(line)  # the reader of outputs (checks, tests) is the safe one
     assert not list(tmp_path.rglob(f"*{CANARY}*"))
@@ -310,7 +309,7 @@ def test_json_surrogate_pairs_are_one_character(tmp_path: Path) -> None:
     path = tmp_path / "cigen.yaml"
     base = '{"version": 1, "name": "hello", "registry": "ghcr.io/acme", "erlang": {"otp": "26.2"},'
     path.write_text(base + ' "image": {"env": {"WHALE": "\\ud83d\\udc33"}}}')
-    assert dict(load_descriptor(path).image.env)["WHALE"] == "\U0001f433"
+    assert dict(load_project(path).image.env)["WHALE"] == "\U0001f433"
 
 
 @pytest.mark.parametrize("text", [

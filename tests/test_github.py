@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from cigen.descriptor import load_descriptor
 from cigen.errors import DescriptorError
 from cigen.model import Project
 from cigen.targets import github
-from cigen.targets.github_jobs import check_groups
-from cigen.targets.github_pins import annotate, line_of, pins, uses
+from cigen.targets.github.jobs import check_groups
+from cigen.targets.github.pins import annotate, line_of, pins, uses
 from cigen.yamlio import load_plain
 from tests import oracles
 from tests.conftest import FIXTURES, PROJECTS
+from tests.helpers import load_project
 
 AUTH_REGISTRY = {
     "ghcr": "ghcr.io/acme",
@@ -43,16 +43,16 @@ def descriptor(**github: object) -> str:
 def load(tmp_path: Path, text: str) -> Project:
     path = tmp_path / "cigen.yaml"
     path.write_text(text)
-    return load_descriptor(path, ("github",))
+    return load_project(path, ("github",))
 
 
 def render_text(project: Project) -> str:
-    (text,) = github.render(project).values()
+    text = github.render(project)
     return text
 
 
 def fixture(name: str) -> Project:
-    return load_descriptor(FIXTURES / name / "cigen.yaml", ("github",))
+    return load_project(FIXTURES / name / "cigen.yaml", ("github",))
 
 
 def fixture_workflow(name: str) -> Path:

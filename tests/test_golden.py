@@ -2,17 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from cigen import files, targets
-from cigen.descriptor import load_descriptor
+from cigen import files
 from tests.conftest import FIXTURES, PROJECTS
+from tests.helpers import built, load_project
 
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_committed_outputs_are_current(name: str, update_goldens: bool) -> None:
     """Each fixture project's committed outputs are its reviewed golden files."""
     config = FIXTURES / name / "cigen.yaml"
-    project = load_descriptor(config)
-    planned = targets.render(project, targets.selected(project, ()))
+    project = load_project(config)
+    planned = built(project).outputs
     if update_goldens:
         files.write(planned, config.parent)
     stale = files.drift(planned, config.parent)

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from cigen import commands
-from cigen.descriptor import load_descriptor
 from cigen.erlterms import Atom, consult
 from cigen.errors import CigenError
 from cigen.init import init
-from cigen.init_infer import infer, registry_from_remote
+from cigen.init.infer import infer, registry_from_remote
 from tests import oracles
 from tests.conftest import FIXTURES
+from tests.helpers import load_project
 
 LAYOUTS = FIXTURES / "init"
 REMOTES = {"umbrella": "git@github.com:AdoptingErlang/service_discovery.git"}
@@ -43,7 +43,7 @@ def test_init_writes_a_descriptor_that_validates_and_renders(
         shutil.copyfile(config, expected)
     assert config.read_text() == expected.read_text()
     assert f"wrote {config}" in capsys.readouterr().out
-    load_descriptor(config)
+    load_project(config)
     oracles.yamllint(config)
     assert commands.validate(config) == 0
     assert commands.render(config, []) == 0

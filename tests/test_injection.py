@@ -13,13 +13,13 @@ from typing import Any
 import dockerfile
 import pytest
 
-from cigen.descriptor import load_descriptor
 from cigen.errors import DescriptorError
 from cigen.model import Project
 from cigen.yamlio import load_plain
 from tests import oracles
 from tests import strategies as gen
 from tests.conftest import FIXTURES
+from tests.helpers import load_project, outputs
 from tests.test_build_images import Repo
 
 BASE: dict[str, Any] = {"version": 1, "name": "hello", "registry": "ghcr.io/acme",
@@ -79,12 +79,12 @@ def written(root: Path, descriptor: dict[str, Any]) -> tuple[Project, dict[str, 
     from cigen import files
 
     project, out = gen.render(gen.write_project(root, descriptor))
-    files.write(out, root)
+    files.write(outputs(out), root)
     return project, out
 
 
 def load(tmp_path: Path, descriptor: dict[str, Any]) -> Project:
-    return load_descriptor(gen.write_project(tmp_path, descriptor, as_json=True))
+    return load_project(gen.write_project(tmp_path, descriptor, as_json=True))
 
 
 def refusal(tmp_path: Path, descriptor: dict[str, Any]) -> list[str]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cigen.descriptor import load_descriptor
 from cigen.errors import DescriptorError
 from tests.conftest import FIXTURES, Result
+from tests.helpers import load_project
 
 INVALID = FIXTURES / "invalid"
 CASES = sorted(p.name for p in INVALID.iterdir() if (p / "cigen.yaml").is_file())
@@ -100,7 +100,7 @@ def test_alias_bomb_is_refused_fast_and_small() -> None:
     tracemalloc.start()
     start = time.perf_counter()
     with pytest.raises(DescriptorError) as raised:
-        load_descriptor(INVALID / "alias_bomb" / "cigen.yaml")
+        load_project(INVALID / "alias_bomb" / "cigen.yaml")
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -116,5 +116,5 @@ def test_wider_alias_bomb_is_refused_too(tmp_path: Path) -> None:
     path.write_text("version: 1\n" + "\n".join(rows) + "\n")
     start = time.perf_counter()
     with pytest.raises(DescriptorError, match="aliases"):
-        load_descriptor(path)
+        load_project(path)
     assert time.perf_counter() - start < 1.0

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cigen.dockerfile.heredoc import printf_args
-from cigen.dockerfile.kaniko import Conversion, convert
 from cigen.errors import ConversionError
+from cigen.kaniko import Conversion, convert
+from cigen.kaniko.heredoc import printf_args
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "kaniko"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "Dockerfile").is_file())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cigen.dockerfile.kaniko import convert
+from cigen.kaniko import convert
 
 # Real-builder equivalence: buildah builds the BuildKit original and the converted file
 # from the same tiny busybox base, and the two root filesystems must match file by file

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from cigen import commands
-from cigen.descriptor import load_descriptor
 from cigen.errors import CigenError, RemoteError
 from cigen.pin import pin
-from cigen.registry import Registry, docker_auths
+from cigen.pin.registry import Registry, docker_auths
 from cigen.remote import Client
+from tests.helpers import load_project
 from tests.pin_support import (
     OCI_MANIFEST,
     Answer,
@@ -153,7 +153,7 @@ def test_pin_writes_registry_digests_and_keeps_every_other_byte(
     out = capsys.readouterr().out
     assert f"image.base: {written['base']} -> {pinned['base']}" in out
     assert "_RUNNER_IMAGE" not in out  # a $ value is Cloud Build's, not a reference to pin
-    project = load_descriptor(config)
+    project = load_project(config)
     assert project.image.base == pinned["base"]
     assert project.cloudbuild.kaniko_image == pinned["kaniko"]  # an OCI index's own digest
 
@@ -244,7 +244,7 @@ def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> N
         f"  kaniko_image: gcr.io/kaniko-project/executor:v1.24.0@{digests['kaniko']}"
         "  # pinned default\n"
     )
-    project = load_descriptor(config)
+    project = load_project(config)
     assert project.image.base == f"erlang:26.2.5-alpine@{digests['base']}"
 
 
@@ -260,7 +260,7 @@ def test_rendered_outputs_use_the_pinned_references(
     ):
         push_image(registry_url, name, tag, name)
     assert run_pin(config, Registry(quick_client(), endpoint=lambda _: registry_url)) == 0
-    project = load_descriptor(config)
+    project = load_project(config)
     assert commands.render(config, []) == 0
     rendered = "".join(
         p.read_text() for p in folder.rglob("*") if p.is_file() and p.name != "cigen.yaml"

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cigen import pin_actions
 from cigen.errors import CigenError, RemoteError
+from cigen.pin import actions as pin_actions
 from cigen.pin import pin
 from cigen.remote import Client
 from tests.pin_support import Answer, FakeServer, Seen

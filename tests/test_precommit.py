@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cigen import targets
-from cigen.descriptor import load_descriptor
 from cigen.yamlio import load_plain
 from tests.conftest import FIXTURES, PROJECTS, REPO
+from tests.helpers import load_project, texts
 from tests.oracles import run, tool
 
 MANIFEST = REPO / ".pre-commit-hooks.yaml"
@@ -49,8 +48,8 @@ def test_the_hook_skips(path: str) -> None:
 
 @pytest.mark.parametrize("name", PROJECTS)
 def test_the_hook_covers_every_rendered_path(name: str) -> None:
-    project = load_descriptor(FIXTURES / name / "cigen.yaml")
-    outputs = targets.render(project, targets.selected(project, ()))
+    project = load_project(FIXTURES / name / "cigen.yaml")
+    outputs = texts(project)
     assert [p for p in outputs if not re.search(HOOK["files"], p)] == []
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from cigen import schema
-from cigen.descriptor import load_descriptor
 from cigen.model import CircleCI, CloudBuild, Erlang, GitHub, Image, Project, Publish
 from tests.conftest import FIXTURES, REPO
+from tests.helpers import load_project
 from tests.oracles import run, tool
 
 SCHEMA_FILE = REPO / "schemas" / "cigen.schema.json"
@@ -136,10 +136,10 @@ def test_the_minimal_descriptor_resolves_to_the_documented_defaults() -> None:
                               service_account=None, secrets=frozen({})),
         user_dockerfile=None,
     )
-    assert load_descriptor(FIXTURES / "minimal" / "cigen.yaml") == expected
+    assert load_project(FIXTURES / "minimal" / "cigen.yaml") == expected
 
 
 def test_registry_host_picks_the_auth_defaults() -> None:
-    project = load_descriptor(FIXTURES / "service_discovery" / "cigen.yaml")
+    project = load_project(FIXTURES / "service_discovery" / "cigen.yaml")
     assert (project.circleci.registry_auth, project.github.auth) == ("gcr", "gcp")
     assert project.publish.cache_from == "master"

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from cigen import targets
-from cigen.descriptor import load_descriptor
-from cigen.targets import cloudbuild, services
+from cigen.targets import cloudbuild, environment
 from cigen.yamlio import load_plain
 from tests import oracles
 from tests.conftest import FIXTURES, Result
+from tests.helpers import load_project, texts
 from tests.test_circleci import _reference_errors, _workflow_job
 from tests.test_github import zizmor
 
@@ -79,12 +78,12 @@ def everything(service_secret: bool) -> str:
 def render(root: Path, text: str, names: tuple[str, ...]) -> dict[str, Any]:
     """Render `text` into root (for the oracles) and return each output parsed."""
     (root / "cigen.yaml").write_text(text)
-    project = load_descriptor(root / "cigen.yaml", names)
-    files = targets.render(project, names)
+    project = load_project(root / "cigen.yaml", names)
+    files = texts(project, *names)
     for rel, body in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(body)
-    assert cloudbuild.check_output(project, files) == []
+    assert cloudbuild.lint(project, files) == []
     return {rel: load_plain(body) for rel, body in files.items() if rel.endswith((".yml", ".yaml"))}
 
 
@@ -256,18 +255,18 @@ def test_wait_script_really_waits_for_a_port(monkeypatch: pytest.MonkeyPatch) ->
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
-        script = services.wait_script([services.port_probe("127.0.0.1", port)])
+        script = environment.wait_script([environment.port_probe("127.0.0.1", port)])
         assert subprocess.run(["bash", "-c", script], check=False).returncode == 0
-    monkeypatch.setattr(services, "WAIT_TRIES", 2)
-    monkeypatch.setattr(services, "WAIT_SECONDS", 0)
-    script = services.wait_script([services.port_probe("127.0.0.1", port)])
+    monkeypatch.setattr(environment, "WAIT_TRIES", 2)
+    monkeypatch.setattr(environment, "WAIT_SECONDS", 0)
+    script = environment.wait_script([environment.port_probe("127.0.0.1", port)])
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert "not ready" in done.stderr
 
 
 def test_names_like_secrets() -> None:
-    assert [services.looks_secret(n) for n in ("HEX_API_KEY", "GITHUB_TOKEN", "app_secret",
+    assert [environment.looks_secret(n) for n in ("HEX_API_KEY", "GITHUB_TOKEN", "app_secret",
             "POSTGRES_PASSWORD", "ERL_FLAGS", "DB_HOST")] == [True, True, True, False, False, False]
 
 
@@ -328,12 +327,12 @@ def test_bad_input_exits_2_at_its_line_and_column(
 def test_a_throwaway_password_may_be_written_plainly(tmp_path: Path) -> None:
     text = MINIMAL + "  env: {DB_PASSWORD: secret123}\n"
     (tmp_path / "cigen.yaml").write_text(text)
-    project = load_descriptor(tmp_path / "cigen.yaml", CI_TARGETS)
+    project = load_project(tmp_path / "cigen.yaml", CI_TARGETS)
     assert project.erlang.env == {"DB_PASSWORD": "secret123"}
 
 
 def test_service_discovery_services_are_pinned_and_current() -> None:
-    project = load_descriptor(SD / "cigen.yaml")
+    project = load_project(SD / "cigen.yaml")
     [postgres] = project.erlang.services
     assert re.fullmatch(r"postgres:\d+\.\d+-alpine", postgres.image)
     assert (postgres.ports, postgres.health) == ((5432,), "pg_isready -U discovery")

@@ -5,8 +5,7 @@ from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # the CLI reads TARGETS at start-up: keep this package cheap to import
     from cigen.model import Project
-    from cigen.schema import Problem
-    from cigen.targets.base import Files, Target
+    from cigen.targets.base import Target
 
 # Target name -> module; modules are imported only when a target is used.
 TARGETS = {
@@ -27,23 +26,3 @@ def selected(project: Project, names: list[str] | tuple[str, ...]) -> tuple[str,
         return tuple(dict.fromkeys(names))
     extra = ("dockerfile",) if project.image.generate else ()
     return (*project.targets, *extra)
-
-
-def problems(project: Project, names: tuple[str, ...]) -> list[Problem]:
-    """Descriptor problems only a target can see (e.g. Cloud Build substitutions)."""
-    return [p for name in names for p in load(name).problems(project)]
-
-
-def render(project: Project, names: tuple[str, ...]) -> Files:
-    from cigen.errors import RenderError
-
-    files: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    for name in names:
-        for path, text in load(name).render(project).items():
-            if path in files and files[path] != text:
-                raise RenderError(
-                    f"{path}: written by both {owner[path]} and {name}; change one path"
-                )
-            files[path], owner[path] = text, name
-    return dict(sorted(files.items()))

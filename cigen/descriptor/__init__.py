@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cigen import schema
+from cigen.core import KeyPath, Problem
+from cigen.descriptor import messages
+from cigen.descriptor.locations import Document
+from cigen.errors import DescriptorError
+from cigen.model import RELEASE_STAGES, Project
+
+MAX_BYTES = 1 << 20  # a descriptor is a few kilobytes; refuse to parse anything huge
+MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
+MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Descriptor(NamedTuple):
+    """A valid descriptor: the model, and the document that locates problems found later."""
+
+    project: Project
+    document: Document
+
+    def error(self, found: Iterable[Problem]) -> DescriptorError:
+        return DescriptorError(self.document.format(found))
+
+
+def load(path: Path) -> Descriptor:
+    """Read, parse, validate and resolve a descriptor; every problem raises one DescriptorError."""
+    shown = str(path)
+    source = _read(path, shown)
+    tree = _parse(source, shown)
+    doc = Document(shown, source, tree)
+    data = _plain(tree)
+    found = list(_shape(tree, ()))
+    found += _unrelated(schema_problems(data, doc.token), found)
+    found += _unrelated(_semantic(data, lambda p: not _touches(p, found)), found)
+    if found:
+        raise DescriptorError(doc.format(found))
+    project = Project.create(schema.apply_defaults(data), path.name)
+    return Descriptor(_with_inputs(project, path.parent, doc), doc)
+
+
+def schema_problems(data: Any, token: Callable[[KeyPath], str]) -> Iterator[Problem]:
+    """Every schema violation in `data`; `token(path)` gives a value's text as written."""
+    for error in schema.validator().iter_errors(data):
+        yield from messages.explain(error, token)
+
+
+def _read(path: Path, shown: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise DescriptorError(
+            [f"{shown}: no such file; run cigen where cigen.yaml is, or pass -c PATH"]
+        ) from None
+    except OSError as e:
+        raise DescriptorError([f"{shown}: cannot read: {e.strerror}"]) from e
+    if len(data) > MAX_BYTES:
+        raise DescriptorError([f"{shown}: over {MAX_BYTES >> 10} KiB; a descriptor is a few KiB"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DescriptorError([f"{shown}:{messages.not_utf8(data, e.start)}"]) from e
+
+
+def _parse(source: str, shown: str) -> Any:
+    import warnings
+
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    from cigen.yamlio import load_rt
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a reused anchor is legal YAML; the last one wins
+            tree = load_rt(source)
+    except MarkedYAMLError as e:
+        raise DescriptorError([f"{shown}:{messages.yaml_error(e)}"]) from e
+    except YAMLError as e:
+        raise DescriptorError([f"{shown}: not valid YAML: {e}"]) from e
+    except RecursionError:
+        raise DescriptorError([f"{shown}: nested too deeply to be a descriptor"]) from None
+    except TypeError as e:  # the reader hashes complex keys (`? {a: b}`) and some cannot be
+        raise DescriptorError([f"{shown}: a key is a mapping or a list; write keys as names"]) \
+            from e
+    if tree is None:
+        raise DescriptorError([f"{shown}: empty; a descriptor needs at least {messages.MINIMAL}"])
+    if not isinstance(tree, dict):
+        raise DescriptorError([f"{shown}:1:1: {messages.not_a_mapping(tree)}"])
+    _measure_all(tree, shown)
+    return tree
+
+
+def _measure_all(tree: dict[Any, Any], shown: str) -> None:
+    memo: dict[int, tuple[int, int]] = {}
+    total = 0
+    for key, value in tree.items():
+        size, depth = _measure(value, memo)
+        total += size
+        if total > MAX_NODES:
+            _refuse(shown, tree, (key,), messages.alias_bomb(MAX_NODES))
+        if depth > MAX_DEPTH:
+            deepest = _deepest_keys(tree, key, memo)
+            _refuse(shown, tree, deepest, f"nested over {MAX_DEPTH} levels deep")
+
+
+def _refuse(shown: str, tree: Any, keys: KeyPath, why: str) -> None:
+    doc = Document(shown, "", tree)
+    raise DescriptorError(doc.format([Problem(keys, why, at_key=len(keys) == 1)]))
+
+
+def _deepest_keys(tree: Any, key: Any, memo: dict[int, tuple[int, int]]) -> KeyPath:
+    """Follow the deepest branch through mappings, to where the nesting begins."""
+    keys: KeyPath = (key,)
+    node = tree[key]
+    while isinstance(node, dict) and node:
+        depths = {k: _measure(v, memo)[1] for k, v in node.items()}
+        child = max(depths, key=depths.__getitem__)
+        keys, node = (*keys, child), node[child]
+    return keys
+
+
+def _measure(node: Any, memo: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, depth) of a node as its aliases expand; shared nodes are measured once."""
+    if not isinstance(node, (dict, list)):
+        return (1, 0)
+    if id(node) not in memo:
+        memo[id(node)] = (1, 0)
+        parts = [_measure(c, memo) for c in (node.values() if isinstance(node, dict) else node)]
+        size = min(MAX_NODES + 1, 1 + sum(s for s, _ in parts))
+        memo[id(node)] = (size, 1 + max((d for _, d in parts), default=0))
+    return memo[id(node)]
+
+
+def _plain(node: Any) -> Any:
+    """JSON-like values for the schema: ruamel's scalar subclasses become plain ones."""
+    if isinstance(node, dict):
+        return {(str(k) if isinstance(k, str) else k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if type(node).__name__ == "ScalarBoolean":  # an anchored boolean: an int subclass
+        return bool(node)
+    if isinstance(node, str):
+        return _paired(str(node))
+    for kind in (bool, str, int, float):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+def _paired(text: str) -> str:
+    """`text` with each surrogate pair joined into its character: JSON, which YAML reads too,
+    escapes U+1F433 as \\ud83d\\udc33, and the YAML reader keeps the halves apart."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def _shape(node: Any, path: KeyPath) -> Iterable[Problem]:
+    """What JSON cannot hold: non-string keys and YAML tags."""
+    tag = getattr(getattr(node, "tag", None), "value", None)  # None for plain mappings, lists
+    if type(node).__name__ == "TaggedScalar" or (isinstance(node, (dict, list)) and tag):
+        # a tagged mapping or list (!!python/object:..., !custom) is never constructed as
+        # anything but data; the tag is refused so that it cannot pass unnoticed either
+        yield Problem(path, f"the YAML tag {tag} is not supported; remove it")
+    elif isinstance(node, bytes):
+        yield Problem(path, "binary data (!!binary) is not supported; write text")
+    elif isinstance(node, str) and _SURROGATE.search(_paired(node)):
+        # a \ud800 escape: no UTF-8 file can hold it, so no output could be written
+        yield Problem(path, "has a lone surrogate escape (\\ud800-\\udfff), which is no "
+                      "character; write the character itself")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _shape(item, (*path, i))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                yield Problem((*path, key), messages.bad_key(key), at_key=True)
+            else:
+                yield from _shape(value, (*path, key))
+
+
+def _related(a: KeyPath, b: KeyPath) -> bool:
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
+
+
+def _touches(path: KeyPath, found: list[Problem]) -> bool:
+    return any(_related(path, p.path) for p in found)
+
+
+def _unrelated(new: Iterable[Problem], found: list[Problem]) -> list[Problem]:
+    """New problems, minus those about a key already reported (one cause, one message)."""
+    earlier = list(found)
+    return [p for p in new if not _touches(p.path, earlier)]
+
+
+def _semantic(data: dict[str, Any], valid: Callable[[KeyPath], bool]) -> Iterable[Problem]:
+    """Cross-key rules; each runs only when the schema found its inputs sound."""
+    if valid(("erlang", "checks")):
+        checks = data["erlang"].get("checks", schema.static_default("erlang.checks"))
+        if valid(("publish", "after")):
+            yield from _after(data.get("publish", {}), checks)
+        if valid(("erlang", "setup")):
+            for check in data["erlang"].get("setup", {}):
+                if check not in checks:
+                    yield Problem(("erlang", "setup", check), _not_run(check, checks), True)
+    if valid(("erlang", "services")):
+        yield from _service_names(data["erlang"].get("services", []))
+    if valid(("image",)):
+        yield from _target(data.get("image", {}))
+
+
+def _not_run(check: str, checks: list[str]) -> str:
+    return f'"{check}" is not in erlang.checks ({", ".join(checks) or "none"}); CI never runs it'
+
+
+def _after(publish: dict[str, Any], checks: list[str]) -> Iterable[Problem]:
+    for i, check in enumerate(publish.get("after", schema.static_default("publish.after"))):
+        if check not in checks:
+            yield Problem(("publish", "after", i), _not_run(check, checks))
+
+
+def _service_names(services: list[dict[str, Any]]) -> Iterable[Problem]:
+    names: set[str] = set()
+    for i, service in enumerate(services):
+        if service["name"] in names:
+            yield Problem(("erlang", "services", i, "name"), f'"{service["name"]}" is used twice')
+        names.add(service["name"])
+
+
+def _target(image: dict[str, Any]) -> Iterable[Problem]:
+    target = image.get("target", "runner")
+    if image.get("generate", True) and target not in RELEASE_STAGES:
+        stages = ", ".join(RELEASE_STAGES)
+        message = f'"{target}" is not a stage of the generated Dockerfile: {stages}'
+        yield Problem(("image", "target"), message)
+
+
+def _with_inputs(project: Project, root: Path, doc: Document) -> Project:
+    """The model with the input files it names read in (a user's own Dockerfile)."""
+    from dataclasses import replace
+
+    if project.image.generate:
+        return project
+    dockerfile = root / project.image.dockerfile
+    try:
+        return replace(project, user_dockerfile=dockerfile.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        msg = f"cannot read {project.image.dockerfile}: {getattr(e, 'strerror', None) or e}"
+        raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)])) from e

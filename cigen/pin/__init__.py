@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cigen import files
+from cigen.core import Output
+from cigen.errors import CigenError, RemoteError, RenderError
+from cigen.pin import edit as pin_edit
+from cigen.pin.registry import Registry, docker_auths
+from cigen.pin.sites import Site, Unparsable, sites
+from cigen.remote import Client
+from cigen.yamlio import load_rt
+
+# The comment on a key that `pin` adds: once written, the value stops following its defaults.
+_ADDED_NOTE = {
+    "base": "pinned default: no longer follows erlang.otp or image.os",
+    "runner": "pinned default: no longer follows image.os",
+    "kaniko_image": "pinned default",
+    "docker_image": "pinned default",
+}
+
+
+Results = dict[str, str | RemoteError]  # tag_key -> digest, or why it did not resolve
+
+
+def pin(
+    config: Path,
+    check: bool = False,
+    keep_going: bool = False,
+    actions: bool = False,
+    *,
+    client: Client | None = None,
+    registry: Registry | None = None,
+    env: Mapping[str, str] | None = None,
+    actions_file: Path | None = None,
+    github_api: str | None = None,
+) -> int:
+    """Resolve the descriptor's image tags to digests and write `name:tag@digest` back into it."""
+    env = os.environ if env is None else env
+    client = client or Client()
+    if actions:
+        return _actions(client, env, check, keep_going, actions_file, github_api)
+    from cigen.plan import load
+
+    project, _ = load(config)
+    text = files.read(config.parent, config.name) or ""
+    tree = load_rt(text)
+    try:
+        found = list(sites(tree, project))
+    except Unparsable as e:
+        raise CigenError(f"{_where(config, e.site)}: {e}") from e
+    registry = registry or Registry(client, docker_auths(env))
+    if check:
+        return _check(config, found, registry, keep_going)
+    return _pin(config, text, tree, found, registry, keep_going)
+
+
+def _actions(
+    client: Client,
+    env: Mapping[str, str],
+    check: bool,
+    keep_going: bool,
+    path: Path | None,
+    api: str | None,
+) -> int:
+    from cigen.pin import actions as pin_actions
+
+    token = env.get("GITHUB_TOKEN") or None
+    path = path or pin_actions.packaged_file()
+    return pin_actions.refresh(
+        path, client, check, keep_going, token, api or pin_actions.GITHUB_API
+    )
+
+
+def _resolve(registry: Registry, chosen: list[Site]) -> Results:
+    results: Results = {}
+    for site in chosen:
+        if site.tag_key not in results:
+            try:
+                results[site.tag_key] = registry.digest(site.ref)
+            except RemoteError as e:
+                results[site.tag_key] = e
+    return results
+
+
+def _where(config: Path, site: Site) -> str:
+    if site.at is None:
+        return f"{config}: {site.dotted} (default {site.text})"
+    return f"{config}:{site.at[0] + 1}:{site.at[1] + 1}: {site.dotted}"
+
+
+def _failures(config: Path, chosen: list[Site], results: Results) -> list[str]:
+    return [
+        f"{_where(config, s)}: {results[s.tag_key]}"
+        for s in chosen
+        if isinstance(results[s.tag_key], RemoteError)
+    ]
+
+
+def _pin(
+    config: Path, text: str, tree: Any, found: list[Site], registry: Registry, keep_going: bool
+) -> int:
+    chosen = [s for s in found if s.ref.tag or not s.ref.digest]
+    for s in found:
+        if s not in chosen:
+            print(f"{s.dotted}: {s.text}: pinned by digest alone; left as is")
+    results = _resolve(registry, chosen)
+    failed = _failures(config, chosen, results)
+    if failed and not keep_going:
+        raise RemoteError("\n".join([*failed, f"{config}: unchanged; nothing written"]))
+    resolved = [
+        (s, str(results[s.tag_key]))
+        for s in chosen
+        if not isinstance(results[s.tag_key], RemoteError)
+    ]
+    new_text = _edit(config, text, tree, resolved)
+    for site, digest in resolved:
+        print(_outcome(site, digest))
+    if new_text != text:
+        files.write([Output(config.name, new_text, "pin")], config.parent, force=True)
+        print(f"wrote {config}")
+    elif not found:
+        print(f"{config}: no image references")
+    for line in failed:
+        print(line, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _outcome(site: Site, digest: str) -> str:
+    pinned = site.ref.pinned(digest)
+    if site.at is None:
+        return f"{site.dotted}: added {pinned}"
+    if site.ref.digest == digest:
+        return f"{site.dotted}: {site.text}: current"
+    if site.ref.digest:
+        return f"{site.dotted}: {site.text}: tag moved; now {pinned}"
+    return f"{site.dotted}: {site.text} -> {pinned}"
+
+
+def _edit(config: Path, text: str, tree: Any, resolved: list[tuple[Site, str]]) -> str:
+    lines = pin_edit.split_lines(text)
+    replaces, problems = [], []
+    for site, digest in resolved:
+        if site.at is not None and site.text != site.ref.pinned(digest):
+            change = pin_edit.Replace(*site.at, site.text, site.ref.pinned(digest))
+            try:
+                pin_edit.check(lines, change)
+                replaces.append(change)
+            except pin_edit.EditError as e:
+                problems.append(f"{_where(config, site)}: {e}")
+    inserts = []
+    for section, entries in _additions(resolved).items():
+        try:
+            inserts.append(pin_edit.add_keys(tree, section, entries))
+        except pin_edit.EditError as e:
+            problems.append(f"{config}: {e}")
+    if problems:
+        raise CigenError("\n".join([*problems, f"{config}: unchanged; nothing written"]))
+    new_text = pin_edit.apply(text, replaces, inserts)
+    _verify(config, new_text, resolved)
+    return new_text
+
+
+def _additions(resolved: list[tuple[Site, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for site, digest in resolved:
+        if site.at is None:
+            name = str(site.key[-1])
+            out.setdefault(str(site.key[0]), []).append(
+                f"{name}: {site.ref.pinned(digest)}  # {_ADDED_NOTE[name]}"
+            )
+    return out
+
+
+def _verify(config: Path, new_text: str, resolved: list[tuple[Site, str]]) -> None:
+    # The edit is textual; read it back as YAML to prove every value landed where it belongs.
+    tree = load_rt(new_text)
+    for site, digest in resolved:
+        node = tree
+        for k in site.key:
+            node = node[k]
+        if node != site.ref.pinned(digest):
+            raise RenderError(
+                f"{config}: {site.dotted}: the edit did not read back as "
+                f"{site.ref.pinned(digest)} (cigen bug); nothing written"
+            )
+
+
+def _check(config: Path, found: list[Site], registry: Registry, keep_going: bool) -> int:
+    pinned = [s for s in found if s.ref.digest and s.ref.tag]
+    for s in found:
+        if s not in pinned:
+            print(_unchecked(s))
+    results = _resolve(registry, pinned)
+    failed = _failures(config, pinned, results)
+    if failed and not keep_going:
+        raise RemoteError("\n".join(failed))
+    moved = [
+        f"{_where(config, s)}: {s.text}: tag {s.ref.tag} now points to {results[s.tag_key]}"
+        for s in pinned
+        if isinstance(results[s.tag_key], str) and results[s.tag_key] != s.ref.digest
+    ]
+    for line in [*failed, *moved]:
+        print(line, file=sys.stderr)
+    if moved:
+        print(f"{len(moved)} pinned reference(s) moved; run: cigen pin", file=sys.stderr)
+    print(f"{len(pinned) - len(moved) - len(failed)} pinned reference(s) current")
+    return 1 if moved or failed else 0
+
+
+def _unchecked(site: Site) -> str:
+    if site.ref.digest:
+        return f"{site.dotted}: {site.text}: pinned by digest alone; nothing to compare"
+    return f"{site.dotted}: {site.text}: not pinned" + (" (a default)" if site.at is None else "")

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from cigen import files
+from cigen.core import Output
+from cigen.errors import CigenError, RemoteError
+from cigen.remote import Client, json_body, status_error
+
+GITHUB_API = "https://api.github.com"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_FIELDS = (("tag", "sha"), ("major", "major_sha"))  # a release tag and its moving major tag
+_MAX_NESTING = 4  # an annotated tag may tag another tag
+
+
+def packaged_file() -> Path:
+    """The action pins cigen renders workflows with."""
+    return Path(__file__).parent.parent / "data" / "action-pins.json"
+
+
+def refresh(
+    path: Path,
+    client: Client,
+    check: bool,
+    keep_going: bool,
+    token: str | None,
+    api: str = GITHUB_API,
+) -> int:
+    """Re-read each pinned action tag's commit from the GitHub API; write the file if one moved."""
+    data = _load(path)
+    changes, failed = [], []
+    for name, entry in data["actions"].items():
+        for tag_field, sha_field in _FIELDS:
+            tag = entry.get(tag_field) if isinstance(entry, dict) else None
+            if not isinstance(tag, str):
+                continue
+            try:
+                sha = tag_commit(client, api, _repository(name), tag, token)
+            except RemoteError as e:
+                failed.append(f"{path}: {name}: {e}")
+                continue
+            if entry.get(sha_field) != sha:
+                changes.append(f"{name} {tag}: {entry.get(sha_field)} -> {sha}")
+                entry[sha_field] = sha
+    return _finish(path, data, changes, failed, check, keep_going)
+
+
+def _finish(
+    path: Path,
+    data: dict[str, Any],
+    changes: list[str],
+    failed: list[str],
+    check: bool,
+    keep_going: bool,
+) -> int:
+    if failed and not keep_going:
+        raise RemoteError("\n".join([*failed, f"{path}: unchanged; nothing written"]))
+    for line in changes:
+        print(("moved: " if check else "") + line, file=sys.stderr if check else sys.stdout)
+    for line in failed:
+        print(line, file=sys.stderr)
+    if changes and not check:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        files.write([Output(path.name, text, "pin")], path.parent, force=True)
+        print(f"wrote {path}")
+    elif not changes:
+        print(f"{path}: every action pin is current")
+    return 1 if failed or (check and changes) else 0
+
+
+def _load(path: Path) -> dict[str, Any]:
+    text = files.read(path.parent, path.name)
+    if text is None:
+        raise CigenError(f"{path}: no such file")
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise CigenError(f"{path}: not valid JSON: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
+        raise CigenError(
+            f'{path}: expected {{"actions": {{"owner/repo": {{"tag": ..., "sha": ...}}}}}}'
+        )
+    return data
+
+
+def _repository(action: str) -> str:
+    # "github/codeql-action/upload-sarif" lives in github/codeql-action.
+    return "/".join(action.split("/")[:2])
+
+
+def tag_commit(client: Client, api: str, repository: str, tag: str, token: str | None) -> str:
+    """The commit SHA a git tag names, peeling annotated tags."""
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    what = f"{repository}@{tag}"
+    kind, sha = _object(
+        client, f"{api}/repos/{repository}/git/ref/tags/{quote(tag, safe='')}", headers, what
+    )
+    for _ in range(_MAX_NESTING):
+        if kind == "commit":
+            return sha
+        if kind != "tag":
+            raise RemoteError(f"{what}: the tag names a {kind}, not a commit")
+        kind, sha = _object(client, f"{api}/repos/{repository}/git/tags/{sha}", headers, what)
+    raise RemoteError(f"{what}: more than {_MAX_NESTING} nested annotated tags")
+
+
+def _object(client: Client, url: str, headers: dict[str, str], what: str) -> tuple[str, str]:
+    try:
+        reply = client.get(url, headers)
+    except RemoteError as e:
+        raise RemoteError(f"{what}: {e}") from e
+    if reply.status != 200:
+        raise status_error(what, reply)
+    body = json_body(what, reply)
+    target = body.get("object") if isinstance(body, dict) else None
+    if (
+        not isinstance(target, dict)
+        or not _SHA.match(str(target.get("sha")))
+        or not isinstance(target.get("type"), str)
+    ):
+        raise RemoteError(f"{what}: the GitHub API answer has no object with a sha and a type")
+    return target["type"], target["sha"]

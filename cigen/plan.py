@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from cigen import manifest, targets
+from cigen.core import Output, Plan, Problem
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from cigen.model import Project
+
+
+def build(project: Project, names: Iterable[str] = ()) -> Plan:
+    """Every output of the named targets (none: the descriptor's), or every problem found.
+
+    A full build (no names) also writes the manifest of generated files.
+    """
+    names = tuple(names)
+    plan = Plan(problems=tuple(_unavailable(project, names)))
+    for name in targets.selected(project, names):
+        plan += targets.load(name).plan(project)
+    outputs = _distinct(plan.outputs)
+    found = plan.problems + tuple(_misplaced(outputs))
+    if found:
+        return Plan(problems=found)
+    if not names:
+        from cigen.targets.base import origin
+
+        text = manifest.render(outputs, origin(project))
+        outputs = (*outputs, Output(manifest.PATH, text, "manifest"))
+    return Plan(tuple(sorted(outputs, key=lambda o: o.key)))
+
+
+def load(config: Path, names: Iterable[str] = ()) -> tuple[Project, Plan]:
+    """Read the descriptor and build; any problem raises one DescriptorError with them all."""
+    from cigen.descriptor import load
+
+    descriptor = load(config)
+    plan = build(descriptor.project, names)
+    if plan.problems:
+        raise descriptor.error(plan.problems)
+    return descriptor.project, plan
+
+
+def _unavailable(project: Project, names: tuple[str, ...]) -> Iterator[Problem]:
+    if "dockerfile" in names and not project.image.generate:
+        yield Problem(("image", "generate"), f"is false: {project.image.dockerfile} is yours, "
+                      "so there is no dockerfile target to render")
+
+
+def _distinct(outputs: tuple[Output, ...]) -> tuple[Output, ...]:
+    """One output per file and text: two targets may write one file when they agree."""
+    seen: dict[tuple[str, str], Output] = {}
+    for output in outputs:
+        seen.setdefault((output.key, output.text), output)
+    return tuple(seen.values())
+
+
+def _misplaced(outputs: tuple[Output, ...]) -> Iterator[Problem]:
+    """Paths that leave the project, enter .git, or name one file twice (`./x` and `x`, or `X`
+    and `x` on a case-insensitive file system)."""
+    owner: dict[str, Output] = {manifest.PATH: Output(manifest.PATH, "", "the manifest")}
+    for output in outputs:
+        key = output.key
+        if key.startswith(("/", "../")) or key in ("..", "."):
+            yield Problem(output.origin, f"{output.path} is not inside the project's folder")
+        elif key == ".git" or key.startswith(".git/"):
+            yield Problem(output.origin, f"{output.path} is inside .git, which git manages")
+        other = owner.setdefault(key.casefold(), output)
+        if other is not output:
+            yield Problem(output.origin, f"{output.path} is also written by {other.target} "
+                          f"as {other.path}; choose another path")

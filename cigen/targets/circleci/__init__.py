@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from cigen import yamlio
+from cigen.core import Output, Plan, Problem
+from cigen.model import Project
+from cigen.targets import environment
+from cigen.targets.base import banner, planned
+from cigen.targets.circleci import buildscript
+from cigen.targets.circleci import jobs as circleci_checks
+from cigen.targets.circleci import services as circleci_services
+from cigen.targets.circleci.jobs import job_name
+
+CONFIG = ".circleci/config.yml"
+IMAGE_JOB = "docker-build-and-push"
+GCR_ORB = "gcp-gcr"
+# Artifact Registry hosts; the gcp-gcr orb's gcr-auth takes them as `registry-url` (gcr.io hosts
+# need nothing: gcloud configures all of them by default).
+_ARTIFACT_REGISTRY = "-docker.pkg.dev"
+
+
+def plan(project: Project) -> Plan:
+    return planned(problems(project), lambda: (
+        Output(CONFIG, banner(project) + yamlio.dump(config(project)), "circleci",
+               schema="circle-ci"),
+        Output(buildscript.PATH, buildscript.render(project), "circleci", executable=True),
+    ))
+
+
+def problems(project: Project) -> list[Problem]:
+    found = [*environment.problems(project), *circleci_services.problems(project)]
+    checks = project.erlang.checks
+    if "cover" in checks and "ct" not in checks:
+        message = "cover needs ct: rebar3/cover reads the coverage data rebar3/ct saves; add ct"
+        found.append(Problem(("erlang", "checks"), message))
+    return found
+
+
+def config(project: Project) -> dict[str, Any]:
+    data: dict[str, Any] = {"version": 2.1, "orbs": _orbs(project)}
+    executors = circleci_checks.executors(project)
+    if executors:
+        data["executors"] = executors
+    data["jobs"] = {IMAGE_JOB: _image_job(project)}
+    jobs = [*circleci_checks.workflow_jobs(project), {IMAGE_JOB: _image_job_params(project)}]
+    data["workflows"] = {project.circleci.workflow: {"jobs": jobs}}
+    escaped: dict[str, Any] = _literal(data)
+    return escaped
+
+
+def _literal(node: Any) -> Any:
+    """`node` with every `<<` in a value written `\\<<`: a 2.1 config expands `<< ... >>`
+    (parameters, pipeline values) in any string and fails on an unclosed `<<`, so a heredoc in
+    a setup command or an env value would break it. cigen's own config uses no `<<`."""
+    if isinstance(node, str):
+        return node.replace("<<", "\\<<")
+    if isinstance(node, dict):
+        return {key: _literal(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_literal(item) for item in node]
+    return node
+
+
+def _orbs(project: Project) -> dict[str, str]:
+    used = [circleci_checks.ORB] + ([GCR_ORB] if project.circleci.registry_auth == "gcr" else [])
+    return {alias: project.circleci.orbs[alias] for alias in used}
+
+
+def _image_job(project: Project) -> dict[str, Any]:
+    # A machine executor has Docker and buildx preinstalled; the docker-container builder is
+    # what can push a build with its cache inlined.
+    target, registry = shlex.quote(project.image.target), shlex.quote(project.registry)
+    build = f"{buildscript.PATH} -p -t {target} -r {registry}"
+    steps = [
+        "checkout",
+        *_auth_steps(project),
+        _run("Create a buildx builder", "docker buildx create --use --driver docker-container"),
+        _run("Build and push the image", build),
+    ]
+    return {"machine": {"image": project.circleci.machine_image}, "steps": steps}
+
+
+def _auth_steps(project: Project) -> list[Any]:
+    auth, host = project.circleci.registry_auth, project.registry_host
+    if auth == "gcr":
+        if host.endswith(_ARTIFACT_REGISTRY):
+            return [{f"{GCR_ORB}/gcr-auth": {"registry-url": host}}]
+        return [f"{GCR_ORB}/gcr-auth"]
+    if auth == "docker-login":
+        login = ('echo "$DOCKER_PASSWORD" | docker login --username "$DOCKER_LOGIN"'
+                 f" --password-stdin {shlex.quote(host)}")
+        return [_run("Log in to the registry", login)]
+    return []
+
+
+def _run(name: str, command: str) -> dict[str, Any]:
+    return {"run": {"name": name, "command": command}}
+
+
+def _image_job_params(project: Project) -> dict[str, Any]:
+    params: dict[str, Any] = {"requires": [job_name(c) for c in _image_job_waits_for(project)]}
+    if project.circleci.context is not None:
+        params["context"] = project.circleci.context
+    if project.publish.branches:
+        params["filters"] = {"branches": {"only": list(project.publish.branches)}}
+    return params
+
+
+def _image_job_waits_for(project: Project) -> list[str]:
+    """ct (when checked) and every `publish.after` check; with neither, at least compile."""
+    checks = project.erlang.checks
+    waits = (["ct"] if "ct" in checks else []) + list(project.publish.after)
+    return list(dict.fromkeys(waits)) or ["compile"]

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cigen import yamlio
+from cigen.core import MARKER, Output, Plan, Problem
+from cigen.model import Project
+from cigen.targets.base import banner, planned
+from cigen.targets.cloudbuild import steps as build
+from cigen.targets.cloudbuild import substitutions as subst
+from cigen.targets.cloudbuild.config_lint import lint, lint_text
+from cigen.targets.cloudbuild.problems import descriptor_problems
+
+if TYPE_CHECKING:
+    from cigen.kaniko import Conversion
+
+__all__ = ["GCLOUDIGNORE", "config", "lint", "lint_text", "plan"]
+
+GCLOUDIGNORE = ".gcloudignore"
+# gcloud uploads everything not listed: build output and local state stay home.
+_LOCAL = ("_build", "_checkouts", ".rebar3", "erl_crash.dump", "rebar3.crashdump")
+_CI = (".circleci", ".github")  # the workflows of other CI services; ci/ holds the Kaniko file
+
+
+def plan(project: Project) -> Plan:
+    from cigen.errors import ConversionError
+
+    try:
+        variant = kaniko_variant(project)
+    except ConversionError as e:
+        return Plan(problems=tuple(Problem(("image", "dockerfile"), line) for line in e.problems))
+    base_args = variant.base_args if variant else ()
+    steps = build.steps(project, base_args)
+    return planned(descriptor_problems(project, base_args, steps), lambda: (
+        Output(project.cloudbuild.file, banner(project) + yamlio.dump(
+            config(project, base_args, steps)), "cloudbuild", schema="cloudbuild",
+            origin=("cloudbuild", "file")),
+        Output(GCLOUDIGNORE, gcloudignore(project), "cloudbuild"),
+        *(() if variant is None else (Output(
+            project.image.kaniko_dockerfile, _with_marker(project, variant.text), "cloudbuild",
+            origin=("image", "kaniko_dockerfile")),)),
+    ))
+
+
+def kaniko_variant(project: Project) -> Conversion | None:
+    """The Kaniko Dockerfile converted from the BuildKit one; None with builder buildx."""
+    from cigen.kaniko import convert
+
+    if project.cloudbuild.builder != "kaniko":
+        return None
+    image = project.image
+    if image.generate:
+        from cigen.targets.dockerfile import dockerfile_text
+
+        source = dockerfile_text(project)
+    else:
+        source = project.user_dockerfile or ""
+    return convert(source, image.dockerfile, published_stage=image.target)
+
+
+def _with_marker(project: Project, text: str) -> str:
+    # The conversion moves a leading comment below the ARGs it adds; the marker must lead.
+    kept = [line for line in text.splitlines(keepends=True) if MARKER not in line]
+    return banner(project) + "".join(kept)
+
+
+def config(project: Project, base_args: build.BaseArgs, steps: list[build.Step]) -> dict[str, Any]:
+    """The Cloud Build config as plain data, keys in the order the chapter writes them."""
+    cb = project.cloudbuild
+    data: dict[str, Any] = {"steps": steps}
+    values = build.substitutions(project, base_args)
+    if values:
+        data["substitutions"] = values
+    if cb.secrets:
+        versions = [{"versionName": name, "env": env} for env, name in cb.secrets.items()]
+        data["availableSecrets"] = {"secretManager": versions}
+    options = _options(project, values)
+    if options:
+        data["options"] = options
+    if cb.timeout:
+        data["timeout"] = f"{subst.seconds(cb.timeout)}s"
+    if cb.service_account:
+        data["serviceAccount"] = cb.service_account
+    return data
+
+
+def _options(project: Project, values: dict[str, str]) -> dict[str, Any]:
+    cb = project.cloudbuild
+    options: dict[str, Any] = {}
+    # Values that name another substitution expand only with dynamic substitutions on
+    # (triggers do it anyway; `gcloud builds submit` does not).
+    if any(subst.value_keys(value) for value in values.values()):
+        options["dynamicSubstitutions"] = True
+    if cb.machine_type:
+        options["machineType"] = cb.machine_type
+    if cb.logging:
+        options["logging"] = cb.logging
+    return options
+
+
+def gcloudignore(project: Project) -> str:
+    """What `gcloud builds submit` leaves out of its upload; triggered builds ignore the file."""
+    sections = [
+        ("this file, rebar3 build output and local state", (GCLOUDIGNORE, *_LOCAL)),
+        ("other CI services' files", _CI),
+    ]
+    if project.image.keep_git:
+        why = "the release version comes from git (image.keep_git)"
+        sections.append((f".git is uploaded: {why}", ()))
+    else:
+        sections.append(("git history (image.keep_git is false)", (".git", ".gitignore")))
+    body = "\n".join(f"# {title}\n" + "".join(f"{p}\n" for p in names) for title, names in sections)
+    return banner(project) + "\n" + body

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from cigen.model import Project
+from cigen.targets import environment
+from cigen.targets.cloudbuild import services as svc
+from cigen.targets.cloudbuild import substitutions as subst
+
+Step = dict[str, Any]
+BaseArgs = Sequence[tuple[str, str]]
+
+IMAGE_STEP = "image"
+COMPILE_STEP = "compile"
+BUILDER_STEP = "buildx-builder"
+# Steps come in this order whatever erlang.checks says: a step may wait only for earlier ones.
+_ORDER = ("xref", "dialyzer", "eunit", "ct", "cover")
+_TEST_PROFILE = ("eunit", "ct")  # both build into _build/test, so they must not run at once
+_COVERED = ("eunit", "ct")  # `rebar3 cover` reads the coverdata these write with --cover
+
+
+def arg_key(arg: str) -> str:
+    """The substitution that feeds a base-image ARG: BASE_IMAGE -> _BASE_IMAGE."""
+    return "_" + re.sub(r"[^A-Z0-9_]", "_", arg.upper())
+
+
+def destinations(project: Project) -> tuple[str, ...]:
+    """Every reference pushed: the destination, then one per extra tag; made tag-safe."""
+    cb = project.cloudbuild
+    repo = subst.split_ref(cb.destination)[0]
+    refs = (cb.destination, *(f"{repo}:{tag}" for tag in cb.tags))
+    return tuple(dict.fromkeys(subst.tag_safe(ref) for ref in refs))
+
+
+def substitutions(project: Project, base_args: BaseArgs) -> dict[str, str]:
+    """Defaults for the base-image ARGs, the user's (replacing or adding), the tag-safe refs."""
+    merged = {arg_key(name): ref for name, ref in base_args}
+    merged.update(project.cloudbuild.substitutions)
+    cb = project.cloudbuild
+    for name in subst.ref_keys((cb.destination, *cb.tags)):
+        merged[subst.safe_key(name)] = subst.safe_value(name)
+    return merged
+
+
+def steps(project: Project, base_args: BaseArgs) -> list[Step]:
+    cb = project.cloudbuild
+    image = kaniko_step(project, base_args) if cb.builder == "kaniko" else buildx_step(project)
+    if not cb.run_checks:
+        return [*_buildx_setup(project, None), image]
+    checks = check_steps(project)
+    image = {"id": IMAGE_STEP, **image, "waitFor": _image_waits(project)}
+    return [*checks, *_buildx_setup(project, ["-"]), image]
+
+
+def kaniko_step(project: Project, base_args: BaseArgs) -> Step:
+    cb = project.cloudbuild
+    args = [f"--target={project.image.target}", f"--dockerfile=./{project.image.kaniko_dockerfile}"]
+    args += [f"--build-arg={name}=${arg_key(name)}" for name, _ in base_args]
+    args += [f"--destination={ref}" for ref in destinations(project)]
+    if cb.cache:
+        args += ["--cache=true", f"--cache-ttl={cb.cache_ttl}"]
+        if cb.cache_repo:
+            args.append(f"--cache-repo={cb.cache_repo}")
+    return {"name": cb.kaniko_image, "args": args}
+
+
+def _buildx_setup(project: Project, wait: list[str] | None) -> list[Step]:
+    if project.cloudbuild.builder != "buildx":
+        return []
+    # The default docker driver cannot export a registry cache; a docker-container builder can.
+    args = ["buildx", "create", "--driver=docker-container", "--name=cigen", "--use"]
+    step: Step = {"name": project.cloudbuild.docker_image, "args": args}
+    return [{"id": BUILDER_STEP, **step, "waitFor": wait} if wait else step]
+
+
+def buildx_step(project: Project) -> Step:
+    cb = project.cloudbuild
+    args = ["buildx", "build", f"--file=./{project.image.dockerfile}",
+            f"--target={project.image.target}"]
+    args += [f"--tag={ref}" for ref in destinations(project)]
+    if cb.cache:
+        ref = f"{cb.cache_repo or subst.split_ref(cb.destination)[0]}:buildcache"
+        args += [f"--cache-from=type=registry,ref={ref}",
+                 f"--cache-to=type=registry,ref={ref},mode=max"]
+    return {"name": cb.docker_image, "args": [*args, "--push", "."]}
+
+
+def _ordered(checks: Sequence[str]) -> list[str]:
+    return sorted(checks, key=_ORDER.index)
+
+
+def _image_waits(project: Project) -> list[str]:
+    waits = [check for check in _ordered(project.erlang.checks) if check in project.publish.after]
+    if project.cloudbuild.builder == "buildx":
+        waits.append(BUILDER_STEP)
+    return waits or ["-"]
+
+
+def check_steps(project: Project) -> list[Step]:
+    """compile and the services, then each check after its setup steps, wired with waitFor;
+    the services stop after the last check that uses them."""
+    checks = _ordered(project.erlang.checks)
+    out = [_rebar3(project, COMPILE_STEP, ["compile"], None), *svc.start_steps(project)]
+    previous_test = COMPILE_STEP
+    for check in checks:
+        after = _check_waits(check, checks, previous_test)
+        if environment.for_check(project, check):
+            after = [*after, *svc.ready_ids(project)]
+        setup = _setup_steps(project, check, after)
+        if setup:
+            after = [setup[-1]["id"]]
+        out += [*setup, _rebar3(project, check, _check_args(check, checks), after)]
+        if check in _TEST_PROFILE:
+            previous_test = check
+    if environment.used(project):
+        out.append(svc.stop_step(project, previous_test))
+    return out
+
+
+def _check_waits(check: str, checks: Sequence[str], previous_test: str) -> list[str]:
+    if check in _TEST_PROFILE:
+        return [previous_test]
+    if check == "cover":
+        return [c for c in checks if c in _COVERED] or [COMPILE_STEP]
+    return [COMPILE_STEP]
+
+
+def _check_args(check: str, checks: Sequence[str]) -> list[str]:
+    if check in _COVERED and "cover" in checks:
+        return [check, "--cover"]
+    return [check]
+
+
+def _setup_steps(project: Project, check: str, after: list[str]) -> list[Step]:
+    out: list[Step] = []
+    for i, setup in enumerate(project.erlang.setup.get(check, ()), 1):
+        step = _in_builder(project, f"{check}-setup-{i}", "sh", ["-c", subst.escape(setup.run)],
+                           check)
+        out.append({**step, "waitFor": after})
+        after = [step["id"]]
+    return out
+
+
+def _rebar3(project: Project, step_id: str, args: list[str], after: list[str] | None) -> Step:
+    step = _in_builder(project, step_id, "rebar3", args, step_id)
+    return {**step, "waitFor": after} if after else step
+
+
+def _in_builder(project: Project, step_id: str, entrypoint: str, args: list[str],
+                check: str) -> Step:
+    step: Step = {"id": step_id, "name": project.image.base, "entrypoint": entrypoint, "args": args}
+    values = {**environment.literal(project.erlang.env), **svc.host_env(project, check)}
+    env = [f"{key}={subst.escape(value)}" for key, value in values.items()]
+    if env:
+        step["env"] = env
+    if project.cloudbuild.secrets:
+        step["secretEnv"] = list(project.cloudbuild.secrets)
+    return step

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cigen.core import Output, Plan, Problem
+from cigen.model import Project, is_gcp_host
+from cigen.targets import environment
+from cigen.targets.base import banner, planned
+from cigen.targets.github import services as github_services
+from cigen.targets.github.expr import PULL_REQUEST, TAG_PATTERN, fenced
+from cigen.targets.github.image import IMAGE_JOB, PERMISSION_REASONS, image_job
+from cigen.targets.github.jobs import COVERED, LOOKUP_ONLY, check_jobs, job_ids
+from cigen.targets.github.pins import annotate, line_of, uses_comments
+from cigen.yamlio import dump
+
+WORKFLOW_DIR = ".github/workflows/"
+
+def plan(project: Project) -> Plan:
+    return planned(problems(project), lambda: (
+        Output(project.github.workflow_file, render(project), "github",
+               schema="github-workflows", origin=("github", "workflow_file")),
+    ))
+
+
+def render(project: Project) -> str:
+    data = workflow(project)
+    comments = {**uses_comments(_uses(data)), **_cache_comments(project), **_permission_comments()}
+    return banner(project) + annotate(dump(data), comments)
+
+
+def workflow(project: Project) -> dict[str, Any]:
+    """The workflow as plain data (comments are added to its text by `render`)."""
+    jobs = check_jobs(project)
+    ids = job_ids(project.erlang.checks)
+    needs = list(dict.fromkeys(ids[check] for check in project.publish.after))
+    return {
+        "name": "CI",
+        "on": triggers(project),
+        "permissions": {},  # each job grants itself only what it needs
+        "concurrency": {
+            "group": "${{ github.workflow }}-${{ github.ref }}",
+            # Superseded pull request runs stop; a run that may publish always finishes.
+            "cancel-in-progress": fenced(PULL_REQUEST),
+        },
+        "jobs": {**jobs, IMAGE_JOB: image_job(project, needs)},
+    }
+
+
+def triggers(project: Project) -> dict[str, Any]:
+    # With `tags` present, `branches` must be given too or no branch push would trigger.
+    branches = list(project.publish.branches) or ["**"]
+    return {"push": {"branches": branches, "tags": [TAG_PATTERN]}, "pull_request": None}
+
+
+def _uses(data: dict[str, Any]) -> list[str]:
+    steps = [step for job in data["jobs"].values() for step in job["steps"]]
+    return [step["uses"] for step in steps if "uses" in step]
+
+
+def _cache_comments(project: Project) -> dict[str, str]:
+    # zizmor takes a push to a branch named like "release" for a release and then flags every
+    # cache; these jobs publish nothing, and on tags (releases) restore nothing.
+    if not any("release" in branch.lower() for branch in project.publish.branches):
+        return {}
+    reason = ("zizmor: ignore[cache-poisoning] -- test job: publishes nothing, "
+              "restores no cache on tags")
+    return {line_of("lookup-only", LOOKUP_ONLY): reason}
+
+
+def _permission_comments() -> dict[str, str]:
+    return {line_of(scope, "write"): why for scope, why in PERMISSION_REASONS.items()}
+
+
+def problems(project: Project) -> list[Problem]:
+    return [*environment.problems(project), *github_services.problems(project),
+            *_check_problems(project), *_github_problems(project)]
+
+
+def _check_problems(project: Project) -> list[Problem]:
+    found = []
+    checks = project.erlang.checks
+    if "cover" in checks and not any(c in checks for c in COVERED):
+        found.append(Problem(("erlang", "checks", checks.index("cover")),
+                             "cover reports the coverage of eunit or ct; add one of them"))
+    return found
+
+
+def _github_problems(project: Project) -> list[Problem]:
+    found = []
+    path = project.github.workflow_file
+    if not path.startswith(WORKFLOW_DIR) or "/" in path[len(WORKFLOW_DIR):] \
+            or not path.endswith((".yml", ".yaml")):
+        found.append(Problem(("github", "workflow_file"),
+                             f"GitHub runs only {WORKFLOW_DIR}<name>.yml or .yaml files"))
+    host, auth = project.registry_host, project.github.auth
+    if auth == "ghcr" and host != "ghcr.io":
+        found.append(Problem(("github", "auth"), f"ghcr logs in to ghcr.io, not {host}"))
+    if auth == "gcp" and not is_gcp_host(host):
+        found.append(Problem(("github", "auth"),
+                             f"gcp logs in to gcr.io or Artifact Registry, not {host}"))
+    return found

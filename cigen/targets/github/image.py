@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from cigen.model import Project
+from cigen.targets.github.expr import TAG_BUILD, fenced, publishing
+from cigen.targets.github.jobs import Job, Step, checkout_step
+from cigen.targets.github.pins import uses
+
+IMAGE_JOB = "image"
+IMAGE_TIMEOUT = 60  # minutes: a cold build compiles every dependency in the builder stage
+# Repository variables (not secrets: neither value is confidential) for Workload Identity.
+GCP_PROVIDER_VAR = "GCP_WORKLOAD_IDENTITY_PROVIDER"
+GCP_ACCOUNT_VAR = "GCP_SERVICE_ACCOUNT"
+USERNAME_SECRET = "REGISTRY_USERNAME"  # noqa: S105 (the secret's name, not its value)
+PASSWORD_SECRET = "REGISTRY_PASSWORD"  # noqa: S105 (the secret's name, not its value)
+PUBLISH_VAR = "PUBLISH"
+PUBLISHES = f"env.{PUBLISH_VAR} == 'true'"
+TAGS = "type=sha,format=long,prefix=\ntype=ref,event=branch\ntype=semver,pattern={{version}}\n"
+
+
+# Said on the permission's line, where a reviewer (and zizmor's pedantic persona) looks.
+PERMISSION_REASONS = {
+    "packages": "push the image to ghcr.io with GITHUB_TOKEN",
+    "id-token": "OIDC token for Workload Identity Federation",
+}
+
+
+def permissions(project: Project) -> dict[str, str]:
+    granted = {"contents": "read"}
+    if project.github.auth == "ghcr":
+        granted["packages"] = "write"
+    elif project.github.auth == "gcp":
+        granted["id-token"] = "write"
+    return granted
+
+
+def image_job(project: Project, needs: list[str]) -> Job:
+    pinned = project.github.pin_actions
+    return {
+        "name": "Container image",
+        # publish.after: [] waits for nothing; the workflow schema refuses an empty needs list
+        **({"needs": needs} if needs else {}),
+        "runs-on": project.github.runs_on,
+        "timeout-minutes": IMAGE_TIMEOUT,
+        "permissions": permissions(project),
+        # One definition of "this run publishes", read by the login, push and cache-to.
+        "env": {PUBLISH_VAR: fenced(publishing(project))},
+        "steps": [
+            checkout_step(pinned),
+            {"name": "Set up Docker Buildx", "uses": uses("docker/setup-buildx-action", pinned)},
+            *login_steps(project),
+            _metadata_step(project),
+            _build_step(project),
+        ],
+    }
+
+
+def login_steps(project: Project) -> list[Step]:
+    """Registry login, only on runs that push: pull requests build with no credentials."""
+    host, pinned = project.registry_host, project.github.pin_actions
+    login = {"name": f"Log in to {host}", "if": PUBLISHES,
+             "uses": uses("docker/login-action", pinned)}
+    if project.github.auth == "ghcr":
+        return [{**login, "with": {"registry": host, "username": "${{ github.actor }}",
+                                   "password": "${{ secrets.GITHUB_TOKEN }}"}}]
+    if project.github.auth == "docker-login":
+        return [{**login, "with": {"registry": host,
+                                   "username": fenced(f"secrets.{USERNAME_SECRET}"),
+                                   "password": fenced(f"secrets.{PASSWORD_SECRET}")}}]
+    return [_gcp_auth_step(project), {**login, "with": {
+        "registry": host, "username": "oauth2accesstoken",
+        "password": "${{ steps.gcp.outputs.access_token }}"}}]
+
+
+def _gcp_auth_step(project: Project) -> Step:
+    return {
+        "name": "Authenticate to Google Cloud",
+        "id": "gcp",
+        "if": PUBLISHES,
+        "uses": uses("google-github-actions/auth", project.github.pin_actions),
+        "with": {
+            "workload_identity_provider": fenced(f"vars.{GCP_PROVIDER_VAR}"),
+            "service_account": fenced(f"vars.{GCP_ACCOUNT_VAR}"),
+            "token_format": "access_token",
+            # The default writes a credentials file into the workspace: the build context.
+            "create_credentials_file": False,
+        },
+    }
+
+
+def _metadata_step(project: Project) -> Step:
+    # Tags as the other targets write them: the bare commit SHA and the branch (/ becomes -);
+    # a v* tag adds its version. No `latest`: release lines (release/2.x) would move it back.
+    return {
+        "name": "Image tags and labels",
+        "id": "meta",
+        "uses": uses("docker/metadata-action", project.github.pin_actions),
+        "with": {"images": project.image_repo, "tags": TAGS, "flavor": "latest=false"},
+    }
+
+
+def _build_step(project: Project) -> Step:
+    return {
+        "name": "Build and push",
+        "uses": uses("docker/build-push-action", project.github.pin_actions),
+        "with": {
+            "context": ".",
+            "file": project.image.dockerfile,
+            "target": project.image.target,
+            "push": fenced(PUBLISHES),
+            "tags": "${{ steps.meta.outputs.tags }}",
+            "labels": "${{ steps.meta.outputs.labels }}",
+            **cache(project),
+            # A release is built from scratch: no cached layer, however it got there, reaches it.
+            "no-cache": fenced(TAG_BUILD),
+        },
+    }
+
+
+def cache(project: Project) -> dict[str, str]:
+    """cache-from/cache-to of the github.cache backend."""
+    repo = project.image_repo
+    if project.github.cache == "gha":
+        return {"cache-from": "type=gha", "cache-to": "type=gha,mode=max"}
+    if project.github.cache == "registry":
+        # Only runs that logged in can write the cache image.
+        write = f"type=registry,ref={repo}:buildcache,mode=max"
+        return {"cache-from": f"type=registry,ref={repo}:buildcache",
+                "cache-to": fenced(f"{PUBLISHES} && '{write}' || ''")}
+    sources = [f"type=registry,ref={repo}:${{{{ steps.meta.outputs.version }}}}"]
+    if project.publish.cache_from:
+        sources.append(f"type=registry,ref={repo}:{branch_tag(project.publish.cache_from)}")
+    return {"cache-from": "\n".join(sources) + "\n", "cache-to": "type=inline"}
+
+
+def branch_tag(branch: str) -> str:
+    """The image tag metadata-action gives a branch: `/` (the only character a branch name may
+    have that a tag may not) becomes `-`."""
+    return branch.replace("/", "-")

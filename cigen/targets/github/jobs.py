@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cigen.model import Project
+from cigen.targets.github import services as github_services
+from cigen.targets.github.expr import TAG_BUILD, fenced
+from cigen.targets.github.pins import uses
+from cigen.yamlio import quoted
+
+CHECK_TIMEOUT = 30  # minutes; a cold dialyzer PLT build is the slowest check
+COVERED = ("eunit", "ct")  # checks whose coverage data `rebar3 cover` reports
+# On a release (tag) build the cache is looked up but never restored: see `cache_step`.
+LOOKUP_ONLY = fenced(TAG_BUILD)
+
+Job = dict[str, Any]
+Step = dict[str, Any]
+
+
+def check_groups(checks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Job id -> the checks it runs, in order.
+
+    Every check is its own job, except that with `cover` the coverage checks (eunit, ct) and
+    `cover` share one job: `rebar3 cover` reads the coverdata they leave in _build/test.
+    """
+    covered = tuple(c for c in checks if c in (*COVERED, "cover"))
+    merge = "cover" in covered and len(covered) > 1
+    merged_id = "ct" if "ct" in covered else "eunit"
+    groups: dict[str, tuple[str, ...]] = {}
+    for check in checks:
+        if merge and check in covered:
+            groups.setdefault(merged_id, covered)
+        else:
+            groups[check] = (check,)
+    return groups
+
+
+def job_ids(checks: tuple[str, ...]) -> dict[str, str]:
+    """Check -> the id of the job that runs it."""
+    return {check: job for job, group in check_groups(checks).items() for check in group}
+
+
+def check_jobs(project: Project) -> dict[str, Job]:
+    return {job: _check_job(project, job, group)
+            for job, group in check_groups(project.erlang.checks).items()}
+
+
+def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
+    out: Job = {
+        "name": "rebar3 " + ", ".join(checks),
+        "runs-on": project.github.runs_on,
+        "timeout-minutes": CHECK_TIMEOUT,
+        "permissions": {"contents": "read"},
+    }
+    running = github_services.running(project, checks)
+    env = github_services.job_env(project, running)
+    if env:
+        out["env"] = env
+    if running:
+        out["services"] = github_services.service_block(running)
+    # Each check runs after its own setup steps.
+    runs = [[*github_services.setup_steps(project, c), _run(c, checks)] for c in checks]
+    out["steps"] = [*toolchain_steps(project, job), *(step for run in runs for step in run)]
+    return out
+
+
+def toolchain_steps(project: Project, job: str) -> list[Step]:
+    pinned = project.github.pin_actions
+    return [
+        checkout_step(pinned),
+        {
+            "name": "Set up Erlang/OTP and rebar3",
+            "uses": uses("erlef/setup-beam", pinned),
+            "with": {
+                "otp-version": quoted(project.erlang.otp),
+                "rebar3-version": quoted(project.erlang.rebar3),
+                "version-type": "strict",
+            },
+        },
+        cache_step(project, job),
+    ]
+
+
+def checkout_step(pinned: bool) -> Step:
+    # No token left in .git/config for later steps (or the image build context) to read.
+    return {
+        "name": "Check out",
+        "uses": uses("actions/checkout", pinned),
+        "with": {"persist-credentials": False},
+    }
+
+
+def cache_prefix(project: Project, job: str) -> str:
+    """The key without the lock hash: also the restore key, so it really is the key's prefix.
+
+    One key per job: jobs build different profiles (default, test) and dialyzer adds its PLTs
+    (in _build/default and ~/.cache/rebar3), so a shared key would keep whichever job saved first.
+    """
+    return f"${{{{ runner.os }}}}-${{{{ runner.arch }}}}-otp-{project.erlang.otp}-rebar3-{job}-"
+
+
+def cache_step(project: Project, job: str) -> Step:
+    prefix = cache_prefix(project, job)
+    return {
+        "name": "Cache _build and ~/.cache/rebar3",
+        "uses": uses("actions/cache", project.github.pin_actions),
+        "with": {
+            "path": "_build\n~/.cache/rebar3\n",
+            "key": prefix + "${{ hashFiles('rebar.lock') }}",
+            "restore-keys": prefix,
+            # Release builds restore no cache, so a poisoned cache cannot reach a release.
+            "lookup-only": LOOKUP_ONLY,
+        },
+    }
+
+
+def _run(check: str, group: tuple[str, ...]) -> Step:
+    if check == "cover":
+        return {"run": "rebar3 cover --verbose"}
+    cover = "cover" in group and check in COVERED
+    return {"run": f"rebar3 {check} --cover" if cover else f"rebar3 {check}"}
