@@ -20,7 +20,7 @@ from tests import oracles
 from tests import strategies as gen
 from tests.conftest import FIXTURES
 from tests.helpers import load_project, outputs
-from tests.test_build_images import Repo
+from tests.targets.test_build_images import Repo
 
 BASE: dict[str, Any] = {"version": 1, "name": "hello", "registry": "ghcr.io/acme",
                         "erlang": {"otp": "26.2.5"}}

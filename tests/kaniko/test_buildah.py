@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cigen.kaniko import convert
+from tests.conftest import FIXTURES
 
 # Real-builder equivalence: buildah builds the BuildKit original and the converted file
 # from the same tiny busybox base, and the two root filesystems must match file by file
@@ -26,7 +27,7 @@ from cigen.kaniko import convert
 
 pytestmark = pytest.mark.slow
 
-CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "kaniko"
+CASES_DIR = FIXTURES / "kaniko"
 BASE = "localhost/cigen-busybox:1.0"
 
 COMPARED = {

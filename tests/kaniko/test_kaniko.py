@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from cigen.errors import ConversionError
 from cigen.kaniko import Conversion, convert
 from cigen.kaniko.heredoc import printf_args
+from tests.conftest import FIXTURES
 
-CASES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "kaniko"
+CASES_DIR = FIXTURES / "kaniko"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "Dockerfile").is_file())
 CONVERTED = [name for name in CASES if not (CASES_DIR / name / "expected-error.txt").exists()]
 ENV_UPDATE = os.environ.get("CIGEN_UPDATE_GOLDENS") == "1"

@@ -15,8 +15,8 @@ from cigen.yamlio import load_plain
 from tests import oracles
 from tests.conftest import FIXTURES, Result
 from tests.helpers import load_project, texts
-from tests.test_circleci import _reference_errors, _workflow_job
-from tests.test_github import zizmor
+from tests.targets.test_circleci import _reference_errors, _workflow_job
+from tests.targets.test_github import zizmor
 
 SD = FIXTURES / "service_discovery"
 CI_TARGETS = ("circleci", "github", "cloudbuild")
