@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -137,24 +138,7 @@ def schema() -> None:
     sys.stdout.write(text())
 
 
-def _exit(run: object) -> None:
-    from cigen.errors import CigenError
+def _exit(run: Callable[[], int]) -> None:
+    from cigen.errors import handled
 
-    try:
-        code = run()  # type: ignore[operator]
-    except CigenError as e:
-        print(str(e), file=sys.stderr)
-        code = e.exit_code
-    except KeyboardInterrupt:
-        code = 130
-    except Exception:
-        import traceback
-
-        traceback.print_exc()
-        print("cigen: internal error; please report it with the lines above", file=sys.stderr)
-        code = 3
-    raise typer.Exit(code)
-
-
-def main() -> None:
-    app()
+    raise typer.Exit(handled(run))

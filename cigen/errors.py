@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class CigenError(Exception):
     """An error cigen reports to the user as text; the CLI maps it to an exit code."""
@@ -29,3 +32,21 @@ class RenderError(CigenError):
 
 class RemoteError(CigenError):
     """A registry or API could not be reached or answered badly."""
+
+
+def handled(run: Callable[[], int]) -> int:
+    """The command's exit code; every error becomes a message and a code, never a traceback
+    (3, an internal error, prints one to be reported)."""
+    try:
+        return run()
+    except CigenError as e:
+        print(str(e), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        print("cigen: internal error; please report it with the lines above", file=sys.stderr)
+        return 3

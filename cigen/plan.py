@@ -69,6 +69,7 @@ def _misplaced(outputs: tuple[Output, ...]) -> Iterator[Problem]:
         elif key == ".git" or key.startswith(".git/"):
             yield Problem(output.origin, f"{output.path} is inside .git, which git manages")
         other = owner.setdefault(key.casefold(), output)
-        if other is not output:
-            yield Problem(output.origin, f"{output.path} is also written by {other.target} "
-                          f"as {other.path}; choose another path")
+        if other is not output:  # said at both keys: either may be the one to change
+            for one, two in ((output, other), (other, output)):
+                yield Problem(one.origin, f"{one.path} is also written by {two.target} as "
+                              f"{two.path}; choose another path")

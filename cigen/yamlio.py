@@ -72,10 +72,18 @@ def _dumper() -> YAML:
 def dump(data: Any) -> str:
     """Serialize plain dicts/lists/strings to block-style YAML, byte-stable."""
     stream = io.StringIO()
-    if isinstance(data, dict) and "on" in data:
-        data = {(_PlainKey(k) if k == "on" else k): v for k, v in data.items()}
+    if isinstance(data, dict):
+        data = plain_on(data)
     _dumper().dump(data, stream)
     return stream.getvalue()
+
+
+def plain_on(mapping: dict[str, Any]) -> dict[str, Any]:
+    """`mapping` with an `on` key written plain (GitHub's trigger key), not quoted as YAML 1.1's
+    boolean would be."""
+    if "on" not in mapping:
+        return mapping
+    return {(_PlainKey(k) if k == "on" else k): v for k, v in mapping.items()}
 
 
 def quoted(text: str) -> str:

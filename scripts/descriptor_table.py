@@ -1,6 +1,7 @@
 """Print the descriptor reference table (Markdown) from schemas/cigen.schema.json.
 
-The README's table is this script's output; tests/test_readme.py keeps the two equal:
+docs/descriptor.md holds this script's output (python -m scripts.update_docs writes it there);
+tests/test_readme.py keeps the two equal:
     python scripts/descriptor_table.py
 """
 

@@ -10,7 +10,7 @@ from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import PULL_REQUEST, TAG_PATTERN, fenced
 from cigen.targets.github.image import IMAGE_JOB, PERMISSION_REASONS, image_job
 from cigen.targets.github.jobs import COVERED, LOOKUP_ONLY, check_jobs, job_ids
-from cigen.targets.github.pins import annotate, line_of, uses_comments
+from cigen.targets.github.pins import Note, annotate, comments, uses_notes
 from cigen.yamlio import dump
 
 WORKFLOW_DIR = ".github/workflows/"
@@ -24,8 +24,8 @@ def plan(project: Project) -> Plan:
 
 def render(project: Project) -> str:
     data = workflow(project)
-    comments = {**uses_comments(_uses(data)), **_cache_comments(project), **_permission_comments()}
-    return banner(project) + annotate(dump(data), comments)
+    notes = [*uses_notes(_uses(data)), *_cache_notes(project), *_permission_notes()]
+    return banner(project) + annotate(dump(data), comments(notes))
 
 
 def workflow(project: Project) -> dict[str, Any]:
@@ -57,18 +57,18 @@ def _uses(data: dict[str, Any]) -> list[str]:
     return [step["uses"] for step in steps if "uses" in step]
 
 
-def _cache_comments(project: Project) -> dict[str, str]:
+def _cache_notes(project: Project) -> list[Note]:
     # zizmor takes a push to a branch named like "release" for a release and then flags every
     # cache; these jobs publish nothing, and on tags (releases) restore nothing.
     if not any("release" in branch.lower() for branch in project.publish.branches):
-        return {}
+        return []
     reason = ("zizmor: ignore[cache-poisoning] -- test job: publishes nothing, "
               "restores no cache on tags")
-    return {line_of("lookup-only", LOOKUP_ONLY): reason}
+    return [(("lookup-only", LOOKUP_ONLY), reason)]
 
 
-def _permission_comments() -> dict[str, str]:
-    return {line_of(scope, "write"): why for scope, why in PERMISSION_REASONS.items()}
+def _permission_notes() -> list[Note]:
+    return [((scope, "write"), why) for scope, why in PERMISSION_REASONS.items()]
 
 
 def problems(project: Project) -> list[Problem]:

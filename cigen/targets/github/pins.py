@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from cigen.errors import RenderError
-from cigen.yamlio import dump
+from cigen.yamlio import dump, plain_on
 
 
 class Pin(NamedTuple):
@@ -47,13 +47,29 @@ def uses_comment(value: str) -> str:
     return "zizmor: ignore[unpinned-uses] -- github.pin_actions is false in cigen.yaml"
 
 
-def uses_comments(values: Iterable[str]) -> dict[str, str]:
-    return {line_of("uses", value): uses_comment(value) for value in values}
+Note = tuple[tuple[str, Any], str]  # ((key, value) of a one-line entry, its comment)
+
+
+def uses_notes(values: Iterable[str]) -> list[Note]:
+    return [(("uses", value), uses_comment(value)) for value in values]
+
+
+def comments(notes: list[Note]) -> dict[str, str]:
+    """The entries of `notes` as `dump` writes them -> their comments (what `annotate` takes);
+    one dump for all of them, since each dump costs milliseconds."""
+    lines = entry_lines([entry for entry, _ in notes])
+    return dict(zip(lines, (comment for _, comment in notes), strict=True))
+
+
+def entry_lines(entries: list[tuple[str, Any]]) -> list[str]:
+    """One-line mapping entries exactly as `yamlio.dump` writes them."""
+    text = dump([plain_on({key: value}) for key, value in entries])
+    return [line.lstrip(" ")[2:] for line in text.splitlines()]
 
 
 def line_of(key: str, value: Any) -> str:
-    """A one-line mapping entry exactly as `yamlio.dump` writes it (the keys of `annotate`)."""
-    return dump({key: value}).rstrip("\n")
+    (line,) = entry_lines([(key, value)])
+    return line
 
 
 _BLOCK_START = re.compile(r"(?:^|: |- )[|>][-+]?$")  # the entry opens a literal/folded scalar
