@@ -80,7 +80,7 @@ class Client:
         # Redirects are followed here, not by requests, so that a hop to another origin never
         # carries the Authorization header and a hop from https to plain http is refused.
         for _ in range(_MAX_REDIRECTS + 1):
-            _check_scheme(url)
+            _require_scheme(url)
             response = self._send(url, headers, params)
             location = response.header("Location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
@@ -130,7 +130,7 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.rpartition("@")[2]
 
 
-def _check_scheme(url: str) -> None:
+def _require_scheme(url: str) -> None:
     scheme = urlsplit(url).scheme
     if scheme != "https" and not (scheme == "http" and refs.is_loopback(_host(url))):
         raise RemoteError(

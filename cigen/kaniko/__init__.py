@@ -44,7 +44,7 @@ def convert(
     lines = split_lines(text)
     directives = read_directives(lines)
     froms = stages.parse_froms([(c.start_line, c.value) for c in commands if _name(c) == "FROM"])
-    problems = _check_structure(commands, froms)
+    problems = _structure_problems(commands, froms)
     if not froms:
         raise ConversionError([_problem(path, p) for p in sorted(problems, key=_line_key)])
     published = _published(froms, published_stage, problems)
@@ -69,7 +69,7 @@ def _name(cmd: Command) -> str:
     return cmd.cmd.upper()
 
 
-def _check_structure(commands: Sequence[Command], froms: Sequence[stages.From]) -> list[Problem]:
+def _structure_problems(commands: Sequence[Command], froms: Sequence[stages.From]) -> list[Problem]:
     problems = [
         problem(c.start_line, f"unknown instruction {c.cmd}", "fix the typo or remove the line")
         for c in commands

@@ -38,7 +38,7 @@ def convert_copy(ctx: Context, cmd: Command, stage: Stage) -> Stage:
         _heredoc_copy(ctx, cmd, parts, flags.kept, stage)
         return stage
     if cmd.cmd.upper() == "ADD":
-        _check_git(ctx, cmd)
+        _refuse_git(ctx, cmd)
     if flags.parents:
         _parents(ctx, cmd, parts, flags.kept)
         return stage
@@ -74,7 +74,7 @@ def _flags(ctx: Context, cmd: Command, raw: tuple[str, ...]) -> _Flags:
     return _Flags(kept, parents)
 
 
-def _check_git(ctx: Context, cmd: Command) -> None:
+def _refuse_git(ctx: Context, cmd: Command) -> None:
     for source in cmd.value[:-1]:
         if _GIT.search(source):
             ctx.problem(

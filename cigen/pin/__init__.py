@@ -9,7 +9,7 @@ from typing import Any
 from cigen import files
 from cigen.core import Output
 from cigen.errors import CigenError, RemoteError, RenderError
-from cigen.pin import edit as pin_edit
+from cigen.pin import edit
 from cigen.pin.registry import Registry, docker_auths
 from cigen.pin.sites import Site, Unparsable, sites
 from cigen.remote import Client
@@ -55,7 +55,7 @@ def pin(
         raise CigenError(f"{_where(config, e.site)}: {e}") from e
     registry = registry or Registry(client, docker_auths(env))
     if check:
-        return _check(config, found, registry, keep_going)
+        return _pins_current(config, found, registry, keep_going)
     return _pin(config, text, tree, found, registry, keep_going)
 
 
@@ -142,25 +142,25 @@ def _outcome(site: Site, digest: str) -> str:
 
 
 def _edit(config: Path, text: str, tree: Any, resolved: list[tuple[Site, str]]) -> str:
-    lines = pin_edit.split_lines(text)
+    lines = edit.split_lines(text)
     replaces, problems = [], []
     for site, digest in resolved:
         if site.at is not None and site.text != site.ref.pinned(digest):
-            change = pin_edit.Replace(*site.at, site.text, site.ref.pinned(digest))
+            change = edit.Replace(*site.at, site.text, site.ref.pinned(digest))
             try:
-                pin_edit.check(lines, change)
+                edit.scalar_start(lines, change)
                 replaces.append(change)
-            except pin_edit.EditError as e:
+            except edit.EditError as e:
                 problems.append(f"{_where(config, site)}: {e}")
     inserts = []
     for section, entries in _additions(resolved).items():
         try:
-            inserts.append(pin_edit.add_keys(tree, section, entries))
-        except pin_edit.EditError as e:
+            inserts.append(edit.add_keys(tree, section, entries))
+        except edit.EditError as e:
             problems.append(f"{config}: {e}")
     if problems:
         raise CigenError("\n".join([*problems, f"{config}: unchanged; nothing written"]))
-    new_text = pin_edit.apply(text, replaces, inserts)
+    new_text = edit.apply(text, replaces, inserts)
     _verify(config, new_text, resolved)
     return new_text
 
@@ -190,7 +190,7 @@ def _verify(config: Path, new_text: str, resolved: list[tuple[Site, str]]) -> No
             )
 
 
-def _check(config: Path, found: list[Site], registry: Registry, keep_going: bool) -> int:
+def _pins_current(config: Path, found: list[Site], registry: Registry, keep_going: bool) -> int:
     pinned = [s for s in found if s.ref.digest and s.ref.tag]
     for s in found:
         if s not in pinned:

@@ -40,7 +40,7 @@ def apply(text: str, replaces: Iterable[Replace], inserts: Sequence[Insert]) -> 
     """`text` with the scalars replaced and the lines inserted; every other byte kept."""
     lines = split_lines(text)
     for r in sorted(replaces, key=lambda r: (r.line, r.col), reverse=True):
-        start = check(lines, r)
+        start = scalar_start(lines, r)
         lines[r.line] = lines[r.line][:start] + r.new + lines[r.line][start + len(r.old) :]
     newline = _newline(lines)
     for insert in sorted(inserts, key=lambda i: -1 if i.after is None else i.after, reverse=True):
@@ -54,7 +54,7 @@ def apply(text: str, replaces: Iterable[Replace], inserts: Sequence[Insert]) -> 
     return "".join(lines)
 
 
-def check(lines: list[str], r: Replace) -> int:
+def scalar_start(lines: list[str], r: Replace) -> int:
     """Column where the scalar's characters start; EditError unless exactly `old` is there."""
     text = lines[r.line] if r.line < len(lines) else ""
     quote = text[r.col : r.col + 1]

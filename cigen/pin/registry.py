@@ -44,7 +44,7 @@ class Registry:
         if reply.status != 200:
             raise _with_hint(remote.status_error(what, reply), ref, reply.status)
         digest = remote.verify_digest(what, reply)
-        _check_manifest(what, reply)
+        _verify_manifest(what, reply)
         return digest
 
     def _get(
@@ -101,7 +101,7 @@ def _with_hint(
     return RemoteError(f"{error}; {hint}") if hint else error
 
 
-def _check_manifest(what: str, reply: Reply) -> None:
+def _verify_manifest(what: str, reply: Reply) -> None:
     body = remote.json_body(what, reply)
     if not isinstance(body, dict) or body.get("schemaVersion") != 2:
         raise RemoteError(f"{what}: the answer is not an image manifest (schemaVersion 2)")

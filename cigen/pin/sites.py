@@ -70,10 +70,9 @@ def _defaults(project: Project) -> list[tuple[Key, str]]:
     """Defaulted image references the outputs use; pin writes them out, pinned."""
     out: list[tuple[Key, str]] = []
     if project.image.generate or "cloudbuild" in project.targets:
-        out += [
-            (("image", "base"), project.image.base),
-            (("image", "runner"), project.image.runner),
-        ]
+        out.append((("image", "base"), project.image.base))
+        if project.image.runner:  # None only when the build refuses the descriptor
+            out.append((("image", "runner"), project.image.runner))
     if "cloudbuild" in project.targets:
         name = (
             "docker_image"
