@@ -90,13 +90,16 @@ def kaniko(
     dockerfile: Annotated[Path, typer.Argument(help="A BuildKit Dockerfile.", dir_okay=False)],
     output: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("-o", "--output", help="Write here, not stdout."),
+        typer.Option("-o", "--output", help="Write here (- : stdout, the default)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a file that lacks the cigen marker.")
+    ] = False,
 ) -> None:
     """Convert a BuildKit Dockerfile into a Kaniko-compatible one."""
     from cigen import commands
 
-    _exit(lambda: commands.kaniko(dockerfile, output))
+    _exit(lambda: commands.kaniko(dockerfile, output, force))
 
 
 @app.command()

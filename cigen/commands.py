@@ -5,18 +5,22 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cigen.core import MARKER
 from cigen.errors import CigenError
 
 if TYPE_CHECKING:
     from cigen import files
+    from cigen.core import Output
+    from cigen.descriptor import Descriptor
 
 
 def render(config: Path, names: list[str], force: bool = False) -> int:
     from cigen import files
     from cigen.plan import load
 
-    _, plan = load(config, names)
+    descriptor, plan = load(config, names)
     root = config.parent
+    _refuse_obstacles(descriptor, plan.outputs, root)
     orphans = [] if names else files.orphans(plan.outputs, root)
     changed = files.write(plan.outputs, root, force=force)
     for path in changed:
@@ -40,7 +44,9 @@ def check(config: Path, names: list[str]) -> int:
     from cigen import files
     from cigen.plan import load
 
-    project, plan = load(config, names)
+    descriptor, plan = load(config, names)
+    project = descriptor.project
+    _refuse_obstacles(descriptor, plan.outputs, config.parent)
     found = files.drift(plan.outputs, config.parent)
     orphans = [] if names else files.orphans(plan.outputs, config.parent)
     if not found and not orphans:
@@ -59,6 +65,16 @@ def check(config: Path, names: list[str]) -> int:
         print(f"{count} generated file(s) out of date; run: {fix}", file=sys.stderr)
         return 1
     return 0
+
+
+def _refuse_obstacles(descriptor: Descriptor, outputs: tuple[Output, ...], root: Path) -> None:
+    """Every output path the tree cannot take, located at the descriptor key that names it."""
+    from cigen import files
+    from cigen.core import Problem
+
+    blocked = files.obstacles(outputs, root)
+    if blocked:
+        raise descriptor.error(Problem(o.origin, why) for o, why in blocked)
 
 
 def _orphan_text(orphan: files.Orphan) -> str:
@@ -82,8 +98,8 @@ def validate(config: Path) -> int:
     from cigen.plan import load
     from cigen.validation import validate_outputs
 
-    project, plan = load(config)
-    found = validate_outputs(project, plan.outputs)
+    descriptor, plan = load(config)
+    found = validate_outputs(descriptor.project, plan.outputs)
     for line in found:
         print(line, file=sys.stderr)
     if found:
@@ -92,9 +108,9 @@ def validate(config: Path) -> int:
     return 0
 
 
-def kaniko(dockerfile: Path, out: Path | None) -> int:
+def kaniko(dockerfile: Path, out: Path | None, force: bool = False) -> int:
     from cigen import files
-    from cigen.core import Output
+    from cigen.core import Output, marked
     from cigen.kaniko import convert
 
     shown = str(dockerfile)
@@ -104,8 +120,18 @@ def kaniko(dockerfile: Path, out: Path | None) -> int:
     result = convert(text, shown)
     for note in result.notes:
         print(note, file=sys.stderr)
-    if out is None:
+    if out is None or str(out) in ("-", "/dev/stdout"):
         sys.stdout.write(result.text)
-    else:
-        files.write([Output(out.name, result.text, "kaniko")], out.parent, force=True)
+        return 0
+    if not out.name or out.name == "..":
+        raise CigenError(f"-o {str(out)!r}: name the file to write")
+    if out.exists() and out.samefile(dockerfile):
+        raise CigenError(f"-o {out}: is the Dockerfile being converted; write elsewhere")
+    rerun = shlex.join(["cigen", "kaniko", shown, "-o", str(out)])
+    origin = f"# {MARKER} from {shown}; do not edit. Edit {shown} and run: {rerun}\n"
+    output = Output(out.name, marked(result.text, origin), "kaniko")
+    blocked = files.obstacles([output], out.parent)
+    if blocked:
+        raise CigenError(f"{out.parent / blocked[0][1]}")
+    files.write([output], out.parent, force=force)
     return 0

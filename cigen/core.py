@@ -6,6 +6,7 @@ Nothing here imports another cigen module, so any module may import this one.
 from __future__ import annotations
 
 import posixpath
+import re
 import stat
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -54,6 +55,22 @@ class Plan:
 
     def texts(self) -> dict[str, str]:
         return {o.path: o.text for o in self.outputs}
+
+
+def marked(text: str, first_line: str) -> str:
+    """`text` led by `first_line` (a marker line), any marker line it had dropped: a conversion
+    keeps the marker of its input, which must not stand twice or below other lines."""
+    kept = [line for line in text.splitlines(keepends=True) if MARKER not in line]
+    return first_line + "".join(kept)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def printable(text: str) -> str:
+    """`text` on one line with no control characters: each is written as its escape. For text
+    from outside (a repository's files, a server's answer) that cigen prints or comments with."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def normalise(path: str) -> str:

@@ -62,7 +62,7 @@ def consult(text: str) -> list[Any]:
     for chunk in _statements(_tokens(text)):
         try:
             term, rest = _term(chunk, 0)
-        except (ErlangSyntaxError, IndexError):
+        except (ErlangSyntaxError, IndexError, RecursionError):  # nested past Python's stack
             continue
         if rest == len(chunk):
             terms.append(term)
@@ -114,7 +114,10 @@ def _scalar(tok: _Tok) -> Any:
     if tok.kind == "char":
         return ord(_unescape(tok.text[1:]))
     if tok.kind == "number":
-        return _number(tok.text)
+        try:
+            return _number(tok.text)
+        except ValueError:  # 99#1, 2#9, or more digits than Python converts
+            raise ErlangSyntaxError(tok.line, f"{tok.text[:20]!r} is not a number") from None
     raise ErlangSyntaxError(tok.line, f"unexpected {tok.text!r}")
 
 

@@ -16,6 +16,7 @@ from cigen.core import Output, is_executable, is_generated, normalise
 from cigen.errors import RenderError
 
 _STALE_SECONDS = 60  # a render stages and renames its temp files within a second
+MAX_BYTES = 16 << 20
 
 
 class Drift(NamedTuple):
@@ -27,23 +28,59 @@ class Drift(NamedTuple):
 
 def read(root: Path, rel: str) -> str | None:
     """A file's text as on disk (line endings kept), or None when it does not exist."""
+    data = _on_disk(root, rel)
     try:
-        with open(root / rel, encoding="utf-8", newline="") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as e:
+        return None if data is None else data.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise RenderError(_cannot(root, rel, "read", e)) from e
 
 
 def _on_disk(root: Path, rel: str) -> bytes | None:
-    # Like read(), but bytes: a user's binary or mis-encoded file is just content that differs.
+    """The bytes of a regular file, or None when there is none. A FIFO, a device or a link to
+    one is refused without being read (it could block, or never end), and so is a file over
+    MAX_BYTES: no input or output of cigen comes near it."""
     try:
-        return (root / rel).read_bytes()
+        fd = os.open(root / rel, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as e:
         raise RenderError(_cannot(root, rel, "read", e)) from e
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise RenderError(_cannot(root, rel, "read", IsADirectoryError()) if stat.S_ISDIR(mode)
+                          else f"{rel}: is not a regular file; cigen reads and writes only those")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise RenderError(f"{rel}: over {MAX_BYTES >> 20} MiB; not a file cigen reads")
+    return data
+
+
+def obstacles(outputs: Iterable[Output], root: Path) -> list[tuple[Output, str]]:
+    """What keeps an output from being written, found before anything is written: a parent
+    that is a symbolic link (the write would land outside the project) or a file, a folder or
+    a special file where the output goes."""
+    found = []
+    for output in outputs:
+        why = _obstacle(root, Path(output.key))
+        if why:
+            found.append((output, f"{output.path}: {why}"))
+    return found
+
+
+def _obstacle(root: Path, rel: Path) -> str | None:
+    for parent in reversed(rel.parents[:-1]):
+        if (root / parent).is_symlink():
+            return f"{parent} is a symbolic link; cigen writes only inside the project"
+        if (root / parent).exists() and not (root / parent).is_dir():
+            return f"{parent} is a file; cigen needs a folder there. Move the file away"
+    target = root / rel
+    if target.is_dir() and not target.is_symlink():
+        return "is a folder; cigen writes a file there. Move the folder away"
+    if target.exists() and not target.is_file():
+        return "is not a regular file; cigen writes only those"
+    return None
 
 
 def _cannot(root: Path, rel: str, verb: str, e: Exception) -> str:
@@ -141,18 +178,33 @@ def write(outputs: Iterable[Output], root: Path, force: bool = False) -> list[st
         )
     _clean_stale(root, planned)
     staged: list[tuple[str, Path]] = []
+    created = _missing_folders(root, [planned[c.path] for c in changes])
     try:
         for change in changes:
             target = root / change.path
             staged.append((_stage(root, planned[change.path]), target))
         for tmp, target in staged:
             os.replace(tmp, target)
-    except OSError as e:
-        raise RenderError(f"cannot write: {e}") from e
-    finally:
+    except (OSError, RenderError) as e:
         for tmp, _ in staged:
             _discard(tmp)
+        for folder in reversed(created):  # deepest first; only the empty ones go
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(e, RenderError):
+            raise
+        raise RenderError(f"cannot write: {e}") from e
     return [d.path for d in changes]
+
+
+def _missing_folders(root: Path, outputs: list[Output]) -> list[Path]:
+    """The folders writing `outputs` creates, parents first."""
+    missing: dict[Path, None] = {}
+    for output in outputs:
+        for parent in reversed(Path(output.key).parents[:-1]):
+            if not (root / parent).exists():
+                missing[root / parent] = None
+    return list(missing)
 
 
 def _clean_stale(root: Path, files: Iterable[str]) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from cigen import manifest, targets
@@ -9,6 +10,7 @@ from cigen.core import Output, Plan, Problem
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from cigen.descriptor import Descriptor
     from cigen.model import Project
 
 
@@ -33,7 +35,7 @@ def build(project: Project, names: Iterable[str] = ()) -> Plan:
     return Plan(tuple(sorted(outputs, key=lambda o: o.key)))
 
 
-def load(config: Path, names: Iterable[str] = ()) -> tuple[Project, Plan]:
+def load(config: Path, names: Iterable[str] = ()) -> tuple[Descriptor, Plan]:
     """Read the descriptor and build; any problem raises one DescriptorError with them all."""
     from cigen.descriptor import load
 
@@ -41,7 +43,7 @@ def load(config: Path, names: Iterable[str] = ()) -> tuple[Project, Plan]:
     plan = build(descriptor.project, names)
     if plan.problems:
         raise descriptor.error(plan.problems)
-    return descriptor.project, plan
+    return descriptor, plan
 
 
 def _unavailable(project: Project, names: tuple[str, ...]) -> Iterator[Problem]:
@@ -62,7 +64,12 @@ def _misplaced(outputs: tuple[Output, ...]) -> Iterator[Problem]:
     """Paths that leave the project, enter .git, or name one file twice (`./x` and `x`, or `X`
     and `x` on a case-insensitive file system)."""
     owner: dict[str, Output] = {manifest.PATH: Output(manifest.PATH, "", "the manifest")}
+    folders = {str(p).casefold(): o for o in outputs for p in PurePosixPath(o.key).parents}
     for output in outputs:
+        holder = folders.get(output.key.casefold())
+        if holder is not None:
+            yield Problem(output.origin, f"{output.path} is a file, and {holder.target} writes "
+                          f"{holder.path} inside it as a folder; choose another path")
         key = output.key
         if key.startswith(("/", "../")) or key in ("..", "."):
             yield Problem(output.origin, f"{output.path} is not inside the project's folder")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -95,4 +96,9 @@ def is_loopback(host: str) -> bool:
     """Whether `host` (with an optional port) is this machine: the only place plain HTTP is used."""
     bare = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
     bare = bare.strip("[]").lower()
-    return bare == "localhost" or bare == "::1" or bare.startswith("127.")
+    if bare == "localhost":
+        return True
+    try:  # decided on the parsed address: 127.0.0.1.example.com is a public name
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from cigen import __version__, refs
+from cigen.core import printable
 from cigen.errors import RemoteError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -52,8 +54,10 @@ class Client:
         retries: int = 3,
         backoff: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float = 60.0,
     ) -> None:
         self.timeout, self.retries, self.backoff, self.sleep = timeout, retries, backoff, sleep
+        self.deadline = deadline  # for one whole answer: a server may drip bytes forever
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"cigen/{__version__}"
 
@@ -73,7 +77,7 @@ class Client:
 
     def _wait(self, response: Reply, attempt: int) -> float:
         after = response.header("Retry-After")
-        seconds = float(after) if after.isdigit() else self.backoff * 2**attempt
+        seconds = float(after) if re.fullmatch("[0-9]{1,6}", after) else self.backoff * 2**attempt
         return min(seconds, _MAX_WAIT)
 
     def _follow(self, url: str, headers: dict[str, str], params: Mapping[str, str] | None) -> Reply:
@@ -92,6 +96,28 @@ class Client:
         raise RemoteError(f"more than {_MAX_REDIRECTS} redirects, the last to {url}")
 
     def _send(self, url: str, headers: dict[str, str], params: Mapping[str, str] | None) -> Reply:
+        """One request within the deadline. requests times out each read, not the whole
+        answer, so the request runs in a daemon thread that is abandoned when time is up."""
+        done: list[Reply | BaseException] = []
+
+        def attempt() -> None:
+            try:
+                done.append(self._request(url, headers, params))
+            except BaseException as e:  # handed to the caller's thread  # noqa: BLE001
+                done.append(e)
+
+        worker = threading.Thread(target=attempt, daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        if not done:
+            raise RemoteError(f"{_host(url)} did not answer within {self.deadline:g} s")
+        if isinstance(done[0], BaseException):
+            raise done[0]
+        return done[0]
+
+    def _request(
+        self, url: str, headers: dict[str, str], params: Mapping[str, str] | None
+    ) -> Reply:
         try:
             with self.session.get(
                 url,
@@ -196,20 +222,20 @@ def status_error(what: str, response: Reply) -> RemoteError:
 def _server_message(response: Reply) -> str:
     try:
         body = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
         first = body["errors"][0]
-        return (
+        return printable(
             str(first.get("message") or first.get("code") or "") if isinstance(first, dict) else ""
         )
-    return str(body.get("message", "")) if isinstance(body, dict) else ""
+    return printable(str(body.get("message", ""))) if isinstance(body, dict) else ""
 
 
 def json_body(what: str, response: Reply) -> Any:
     try:
         return json.loads(response.content)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise RemoteError(
             f"{what}: malformed JSON in the answer from {_host(response.url)}: {e}"
         ) from e

@@ -9,7 +9,7 @@ from cigen.plan import build, load
 
 def load_project(config: Path, names: tuple[str, ...] = ()) -> Project:
     """The model of a descriptor whose named targets (none: its own) build without problems."""
-    return load(config, names)[0]
+    return load(config, names)[0].project
 
 
 def built(project: Project, *names: str) -> Plan:

@@ -92,11 +92,11 @@ def test_check_fails_after_a_descriptor_change(fresh: Callable[[str], Path], run
     root = fresh("minimal")
     rendered(run_line, root)
     descriptor = root / "cigen.yaml"
-    descriptor.write_text(descriptor.read_text().replace('"26.2.5"', '"27.1.2"'))
+    descriptor.write_text(descriptor.read_text().replace('"26.2.5"', '"27.3.4"'))
     result = run_line("cigen check", cwd=root)
     assert result.code == 1, result
     assert "+" in result.stderr
-    assert "27.1.2" in result.stderr
+    assert "27.3.4" in result.stderr
     assert run_line("cigen render", cwd=root).code == 0
     assert run_line("cigen check", cwd=root).code == 0
 
@@ -228,9 +228,8 @@ def test_a_folder_where_an_output_goes_is_a_clean_error(
     for command in ("cigen render", "cigen check"):
         result = run_line(command, cwd=root)
         assert result.code == 2, result
-        assert result.stderr == (
-            "Dockerfile: is a folder; cigen writes a file there. Move the folder away\n"
-        )
+        assert result.stderr == ("cigen.yaml:1:1: image.dockerfile: Dockerfile: is a folder; "
+                                 "cigen writes a file there. Move the folder away\n")
     assert set(tree(root)) == {"cigen.yaml"}
 
 
@@ -241,9 +240,8 @@ def test_a_file_where_a_folder_goes_is_a_clean_error(
     (root / "ci").write_text("not a folder\n")
     result = run_line("cigen render circleci", cwd=root)
     assert result.code == 2, result
-    assert result.stderr == (
-        f"{SCRIPT}: ci is a file; cigen needs a folder there. Move the file away\n"
-    )
+    assert result.stderr == (f"cigen.yaml:1:1: targets: {SCRIPT}: ci is a file; cigen "
+                             "needs a folder there. Move the file away\n")
 
 
 def test_an_unexpected_error_exits_3_asking_for_a_report(

@@ -92,6 +92,9 @@ def test_invalid_references(text: str, why: str) -> None:
         ("localhost.example.com", False),
         ("128.0.0.1:80", False),
         ("registry-1.docker.io", False),
+        ("127.0.0.1.example.com", False),  # a public name that only looks local
+        ("127.evil.example:80", False),
+        ("127.0.0.1.nip.io", False),
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:

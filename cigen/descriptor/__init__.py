@@ -16,6 +16,7 @@ MAX_BYTES = 1 << 20  # a descriptor is a few kilobytes; refuse to parse anything
 MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
 MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LONG_NUMBER = re.compile("[0-9_]{4000,}")
 
 
 class Descriptor(NamedTuple):
@@ -75,6 +76,7 @@ def _parse(source: str, shown: str) -> Any:
 
     from cigen.yamlio import load_rt
 
+    _refuse_long_numbers(source, shown)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a reused anchor is legal YAML; the last one wins
@@ -85,6 +87,10 @@ def _parse(source: str, shown: str) -> Any:
         raise DescriptorError([f"{shown}: not valid YAML: {e}"]) from e
     except RecursionError:
         raise DescriptorError([f"{shown}: nested too deeply to be a descriptor"]) from None
+    except AssertionError as e:  # the reader asserts that an !!omap names each key once
+        at = _position(source, source.find("!!omap"))
+        raise DescriptorError([f"{shown}:{at}: an ordered mapping (!!omap) names a key twice; "
+                               "write each key once"]) from e
     except TypeError as e:  # the reader hashes complex keys (`? {a: b}`) and some cannot be
         raise DescriptorError([f"{shown}: a key is a mapping or a list; write keys as names"]) \
             from e
@@ -94,6 +100,21 @@ def _parse(source: str, shown: str) -> Any:
         raise DescriptorError([f"{shown}:1:1: {messages.not_a_mapping(tree)}"])
     _measure_all(tree, shown)
     return tree
+
+
+def _refuse_long_numbers(source: str, shown: str) -> None:
+    """The YAML reader turns digits into an int, which Python refuses past 4,300 digits; no
+    descriptor value is a number that long, so it is refused where it is written."""
+    long = _LONG_NUMBER.search(source)
+    if long:
+        raise DescriptorError([f"{shown}:{_position(source, long.start())}: a number of "
+                               f"{len(long.group())} digits; no descriptor value is one"])
+
+
+def _position(source: str, offset: int) -> str:
+    offset = max(offset, 0)
+    line = source.count("\n", 0, offset)
+    return f"{line + 1}:{offset - (source.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 def _measure_all(tree: dict[Any, Any], shown: str) -> None:
@@ -246,11 +267,16 @@ def _with_inputs(project: Project, root: Path, doc: Document) -> Project:
     """The model with the input files it names read in (a user's own Dockerfile)."""
     from dataclasses import replace
 
+    from cigen import files
+    from cigen.errors import RenderError
+
     if project.image.generate:
         return project
-    dockerfile = root / project.image.dockerfile
     try:
-        return replace(project, user_dockerfile=dockerfile.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        msg = f"cannot read {project.image.dockerfile}: {getattr(e, 'strerror', None) or e}"
-        raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)])) from e
+        text = files.read(root, project.image.dockerfile)
+    except RenderError as e:
+        raise DescriptorError(doc.format([Problem(("image", "dockerfile"), str(e))])) from e
+    if text is None:
+        msg = f"cannot read {project.image.dockerfile}: No such file or directory"
+        raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)]))
+    return replace(project, user_dockerfile=text)

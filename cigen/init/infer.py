@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cigen.core import printable
 from cigen.erlterms import Atom, consult
 
 DEFAULT_OTP = "26.2.5"
@@ -25,6 +26,12 @@ class Fact:
 
     value: Any
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # The source quotes the repository's files, and becomes a YAML comment and a line of
+        # the report: a line break in it would start a key of its own, an escape sequence
+        # would drive the terminal. Both are written as escapes instead.
+        object.__setattr__(self, "source", printable(self.source))
 
 
 @dataclass(frozen=True)

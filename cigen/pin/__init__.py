@@ -46,7 +46,7 @@ def pin(
         return _actions(client, env, check, keep_going, actions_file, github_api)
     from cigen.plan import load
 
-    project, _ = load(config)
+    project = load(config)[0].project
     text = files.read(config.parent, config.name) or ""
     tree = load_rt(text)
     try:

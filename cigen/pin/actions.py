@@ -79,7 +79,7 @@ def _load(path: Path) -> dict[str, Any]:
         raise CigenError(f"{path}: no such file")
     try:
         data = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CigenError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
         raise CigenError(

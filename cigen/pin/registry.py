@@ -124,7 +124,7 @@ def docker_auths(env: Mapping[str, str]) -> dict[str, Credentials]:
         return {}
     except OSError as e:
         raise CigenError(f"{path}: cannot read: {e.strerror}") from e
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise CigenError(f"{path}: not valid JSON: {e}") from e
     auths = data.get("auths") if isinstance(data, dict) else None
     if not isinstance(auths, dict):

@@ -24,8 +24,9 @@ _ARTIFACT_REGISTRY = "-docker.pkg.dev"
 def plan(project: Project) -> Plan:
     return planned(problems(project), lambda: (
         Output(CONFIG, banner(project) + yamlio.dump(config(project)), "circleci",
-               schema="circle-ci"),
-        Output(buildscript.PATH, buildscript.render(project), "circleci", executable=True),
+               schema="circle-ci", origin=("targets",)),
+        Output(buildscript.PATH, buildscript.render(project), "circleci", executable=True,
+               origin=("targets",)),
     ))
 
 

@@ -35,7 +35,7 @@ def plan(project: Project) -> Plan:
         Output(project.cloudbuild.file, banner(project) + yamlio.dump(
             config(project, base_args, steps)), "cloudbuild", schema="cloudbuild",
             origin=("cloudbuild", "file")),
-        Output(GCLOUDIGNORE, gcloudignore(project), "cloudbuild"),
+        Output(GCLOUDIGNORE, gcloudignore(project), "cloudbuild", origin=("targets",)),
         *(() if variant is None else (Output(
             project.image.kaniko_dockerfile, _with_marker(project, variant.text), "cloudbuild",
             origin=("image", "kaniko_dockerfile")),)),
@@ -60,8 +60,7 @@ def kaniko_variant(project: Project) -> Conversion | None:
 
 def _with_marker(project: Project, text: str) -> str:
     # The conversion moves a leading comment below the ARGs it adds; the marker must lead.
-    kept = [line for line in text.splitlines(keepends=True) if MARKER not in line]
-    return banner(project) + "".join(kept)
+    return marked(text, banner(project))
 
 
 def config(project: Project, base_args: build.BaseArgs, steps: list[build.Step]) -> dict[str, Any]:
