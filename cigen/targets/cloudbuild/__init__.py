@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from cigen import yamlio
-from cigen.core import MARKER, Output, Plan, Problem
+from cigen.core import Output, Plan, Problem, marked
 from cigen.model import Project
 from cigen.targets.base import banner, planned
 from cigen.targets.cloudbuild import steps as build
