@@ -39,3 +39,15 @@ def test_a_deeply_nested_docker_config_is_a_message(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000, "utf-8")
     with pytest.raises(CigenError, match="config.json: not valid JSON"):
         docker_auths({"DOCKER_CONFIG": str(tmp_path)})
+
+
+def test_a_huge_flow_list_is_refused_before_parsing(
+    tmp_path: Path, run_line: Callable[..., Result]
+) -> None:
+    # 500,000 items took the YAML reader 70 s and was then blamed on aliases
+    items = ",".join(["0"] * 500_000)
+    (tmp_path / "cigen.yaml").write_text(HEAD + f"x: [{items}]\n", "utf-8")
+    result = run_line("cigen check", cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr == ("cigen.yaml: 500003 lines and list items; a descriptor has a few "
+                             "hundred (at most 20000)\n")

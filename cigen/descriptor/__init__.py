@@ -13,6 +13,7 @@ from cigen.errors import DescriptorError
 from cigen.model import RELEASE_STAGES, Project
 
 MAX_BYTES = 1 << 20  # a descriptor is a few kilobytes; refuse to parse anything huge
+MAX_ITEMS = 20_000  # lines plus commas: flow lists count as much as block ones
 MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
 MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -77,6 +78,10 @@ def _parse(source: str, shown: str) -> Any:
     from cigen.yamlio import load_rt
 
     _refuse_long_numbers(source, shown)
+    items = source.count("\n") + source.count(",")
+    if items > MAX_ITEMS:  # refused before parsing: the YAML reader takes minutes on such text
+        raise DescriptorError([f"{shown}: {items} lines and list items; a descriptor has a few "
+                               f"hundred (at most {MAX_ITEMS})"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a reused anchor is legal YAML; the last one wins

@@ -33,6 +33,9 @@ class Conversion:
     base_args: tuple[tuple[str, str], ...]
 
 
+MAX_LINES = 10_000
+
+
 def convert(
     text: str, path: str = "Dockerfile", *, published_stage: str | None = None
 ) -> Conversion:
@@ -40,6 +43,10 @@ def convert(
 
     Raises ConversionError listing every instruction that has no safe Kaniko form.
     """
+    count = text.count("\n")
+    if count > MAX_LINES:  # BuildKit's parser slows down by the square of such lengths
+        raise ConversionError([f"{path}: {count} lines; a Dockerfile has a few hundred (at most "
+                               f"{MAX_LINES})"])
     commands = parsing.parse(text, path)
     lines = split_lines(text)
     directives = read_directives(lines)

@@ -87,3 +87,11 @@ def test_closed_or_full_stdout_is_a_message_not_a_traceback(root: Path) -> None:
                           cwd=root, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
     assert shut.returncode == 2
     assert shut.stderr.endswith("cannot write to standard output: it is closed\n")
+
+
+def test_a_dockerfile_too_long_to_be_real_is_refused_early(root: Path) -> None:
+    (root / "Dockerfile").write_text(BUILDKIT + "RUN true\n" * 20_000, "utf-8")
+    result = kaniko(root, "Dockerfile")
+    assert result.returncode == 2
+    assert result.stderr == ("Dockerfile: 20003 lines; a Dockerfile has a few hundred "
+                             "(at most 10000)\n")
