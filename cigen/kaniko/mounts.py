@@ -69,7 +69,10 @@ def copy_line(key: CopyKey, mount: Mount, example: str) -> str:
     words = [keyword_like(example, "COPY")]
     if key.from_:
         words.append(f"--from={key.from_}")
-    return copy_words(words, [mount.source, key.dest])
+    source = mount.source
+    if ".." in source.split("/"):  # BuildKit resolves it inside its root, never above it
+        source = key.source if key.from_ else key.source.lstrip("/") or "."
+    return copy_words(words, [source, key.dest])
 
 
 def copy_words(words: list[str], paths: list[str]) -> str:

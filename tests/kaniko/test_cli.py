@@ -95,3 +95,13 @@ def test_a_dockerfile_too_long_to_be_real_is_refused_early(root: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == ("Dockerfile: 20003 lines; a Dockerfile has a few hundred "
                              "(at most 10000)\n")
+
+
+@pytest.mark.parametrize(("source", "copied"), [("../../etc", "COPY etc /mnt"),
+                                                ("a/../../b", "COPY b /mnt")])
+def test_a_bind_source_never_climbs_out_of_the_context(source: str, copied: str) -> None:
+    from cigen.kaniko import convert
+
+    text = (f"FROM alpine:3.22\nRUN --mount=type=bind,source={source},target=/mnt "
+            "cat /mnt/x\n")
+    assert copied + "\n" in convert(text).text
