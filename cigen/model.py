@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from cigen import compat
+
 RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
 _GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
 
@@ -74,7 +76,7 @@ class SetupStep:
 @dataclass(frozen=True)
 class Erlang:
     otp: str
-    rebar3: str
+    rebar3: str | None  # None: no rebar3 release in the table supports `otp` (a problem)
     release_profile: str
     checks: tuple[str, ...]
     env: Mapping[str, EnvValue]
@@ -89,7 +91,8 @@ class Erlang:
         }
         return cls(
             otp=raw["otp"],
-            rebar3=raw["rebar3"],
+            # The newest rebar3 that supports the OTP: a fixed default fits only some releases.
+            rebar3=raw.get("rebar3") or compat.newest_rebar3(raw["otp"]),
             release_profile=raw["release_profile"],
             checks=tuple(raw["checks"]),
             env=_env(raw["env"]),
@@ -102,7 +105,7 @@ class Erlang:
 class Image:
     os: str
     base: str
-    runner: str
+    runner: str | None  # None: cigen cannot tell base's OS release, so it asks (a problem)
     dockerfile: str
     generate: bool
     kaniko_dockerfile: str
@@ -112,13 +115,19 @@ class Image:
     ports: tuple[int, ...]
     env: Mapping[str, str]
     keep_git: bool
+    defaulted: frozenset[str] = frozenset()  # the keys of base and runner cigen chose
 
     @classmethod
     def create(cls, raw: Mapping[str, Any], name: str, otp: str) -> Image:
         alpine = raw["os"] == "alpine"
         default_base = f"erlang:{otp}-alpine" if alpine else f"erlang:{otp}"
+        base = raw.get("base", default_base)
+        # The runner is the builder's OS release: the release's ERTS is linked against the
+        # builder's libc and OpenSSL (see docs/compatibility.md).
+        release = compat.image_release(base)
         default_runtime: tuple[str, ...] = (
-            ("openssl", "ncurses") if alpine else ("openssl", "ncurses-bin")
+            # --no-install-recommends leaves out the trust store that TLS clients read.
+            ("openssl", "ncurses") if alpine else ("openssl", "ncurses-bin", "ca-certificates")
         )
         if alpine and int(otp.split(".")[0]) >= 24:
             # OTP 24's JIT links beam.smp against libstdc++, which Alpine does not ship.
@@ -127,8 +136,8 @@ class Image:
         env = {"COOKIE": name, **raw["env"], "RELX_OUT_FILE_PATH": "/tmp"}  # noqa: S108
         return cls(
             os=raw["os"],
-            base=raw.get("base", default_base),
-            runner=raw.get("runner", "alpine:3.20" if alpine else "debian:bookworm-slim"),
+            base=base,
+            runner=raw.get("runner", release.runner if release else None),
             dockerfile=raw["dockerfile"],
             generate=raw["generate"],
             kaniko_dockerfile=raw["kaniko_dockerfile"],
@@ -138,6 +147,7 @@ class Image:
             ports=tuple(raw["ports"]),
             env=_frozen(env),
             keep_git=raw["keep_git"],
+            defaulted=frozenset(key for key in ("base", "runner") if key not in raw),
         )
 
 

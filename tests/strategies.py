@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from cigen import compat
 from cigen import schema as cigen_schema
 from cigen.model import Project
 from cigen.yamlio import dump
@@ -112,7 +113,9 @@ def _overrides() -> dict[KeyPath, st.SearchStrategy[Any]]:
         # own description says so): the official-schema oracle would refuse it.
         ("cloudbuild", "machine_type"): st.sampled_from(
             [m for m in _node("cloudbuild.machine_type")["enum"] if m != "E2_STANDARD_2"]),
-        ("erlang", "otp"): st.sampled_from(("22.1.1", "26.2.5", "27.0")) | st.from_regex(
+        # Releases that exist and fit (docs/compatibility.md); the regex adds ones the table
+        # refuses. Three values, as before the table: the same draws, so the samples stay put.
+        ("erlang", "otp"): st.sampled_from(("26.2.5", "27.3", "28")) | st.from_regex(
             r"[0-9]{1,2}(\.[0-9]{1,2}){0,3}", fullmatch=True),
     }
 
@@ -146,7 +149,7 @@ def descriptors() -> st.SearchStrategy[dict[str, Any]]:
 
 def cohere(raw: dict[str, Any]) -> dict[str, Any]:
     d: dict[str, Any] = json.loads(json.dumps(raw))
-    for repair in (_checks, _services, _env, _cloudbuild, _github, _image):
+    for repair in (_checks, _services, _env, _cloudbuild, _github, _image, _fit):
         repair(d)
     return d
 
@@ -275,6 +278,23 @@ def _image(d: dict[str, Any]) -> None:
     for key in ("base", "runner"):
         if any(w in image.get(key, "").rsplit("/", 1)[-1].lower() for w in wrong):
             del image[key]
+
+
+def _fit(d: dict[str, Any]) -> None:
+    """What the compatibility table allows: an OTP with a rebar3 and a supported default image,
+    a rebar3 that runs on it, a runner of the builder's OS release."""
+    erlang, image = d["erlang"], d["image"]
+    alpine = image.get("os", "alpine") == "alpine"
+    default = compat.erlang_release(erlang["otp"], alpine)
+    if not compat.newest_rebar3(erlang["otp"]) or not default or not compat.supported(default):
+        erlang["otp"] = "26.2.5"
+    if compat.rebar3_refusal(erlang.get("rebar3", ""), erlang["otp"]):
+        del erlang["rebar3"]
+    base = compat.image_release(image.get("base", f"erlang:{erlang['otp']}"))
+    runner = compat.image_release(image["runner"]) if "runner" in image else None
+    if base is None or not compat.supported(base) or (runner and runner != base):
+        image.pop("base", None)
+        image.pop("runner", None)
 
 
 # --- a descriptor on disk, loaded and rendered as `cigen render` would ---

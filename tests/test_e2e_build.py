@@ -59,7 +59,9 @@ def buildah(project: Project) -> Iterator[Buildah]:
         oracles.tool(name)
     cache = _cache_root()
     cache.mkdir(parents=True, exist_ok=True)
-    keep = [project.image.base, project.image.runner]
+    runner = project.image.runner
+    assert runner is not None  # the descriptor names it: a locally made image
+    keep = [project.image.base, runner]
     with (cache / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time owns the cached storage
         tool = Buildah(cache / "buildah")
@@ -68,7 +70,7 @@ def buildah(project: Project) -> Iterator[Buildah]:
         started = time.monotonic()
         sources = images.mirrors()
         images.ensure(tool, images.builder(project.image.base), sources, cache / "rootfs")
-        images.ensure(tool, images.runner(project.image.runner), sources, cache / "rootfs")
+        images.ensure(tool, images.runner(runner), sources, cache / "rootfs")
         TIMINGS["base images"] = time.monotonic() - started
         yield tool
         tool.prune(keep)  # ~10 GB of vfs layers

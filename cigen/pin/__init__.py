@@ -121,7 +121,9 @@ def _pin(
     for site, digest in resolved:
         print(_outcome(site, digest))
     if new_text != text:
-        files.write([Output(config.name, new_text, "pin")], config.parent, force=True)
+        # A linked descriptor is edited where it lives; replacing the link would cut it off.
+        real = config.resolve() if config.is_symlink() else config
+        files.write([Output(real.name, new_text, "pin")], real.parent, force=True)
         print(f"wrote {config}")
     elif not found:
         print(f"{config}: no image references")

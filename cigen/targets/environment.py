@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from cigen.core import KeyPath, Problem
 from cigen.model import EnvValue, Project, Secret, Service
+from cigen.targets import fit
 
 # Services run alongside the checks that run code; xref, dialyzer and cover only read it.
 SERVICE_CHECKS = ("eunit", "ct")
@@ -65,9 +66,11 @@ def wait_script(probes: list[str]) -> str:
 
 
 def problems(project: Project) -> list[Problem]:
-    """What every CI target refuses: secrets in the file, pinned images, unused services."""
+    """What every CI target refuses: secrets in the file, unpinned images, unused services, and
+    combinations the compatibility table rules out."""
     erlang = project.erlang
-    found = list(_env_problems(erlang.env, ("erlang", "env")))
+    found = [*fit.toolchain_problems(project), *fit.image_problems(project)]
+    found += _env_problems(erlang.env, ("erlang", "env"))
     for i, service in enumerate(erlang.services):
         found += _env_problems(service.env, ("erlang", "services", i, "env"))
         problem = unpinned(service.image)

@@ -121,7 +121,7 @@ def commented(registry_url: str, repo: str) -> tuple[dict[str, str], dict[str, s
     h = host(registry_url)
     digests = {
         "base": push_image(registry_url, f"{repo}/erlang", "26.2.5-alpine", "base"),
-        "runner": push_image(registry_url, f"{repo}/alpine", "3.20", "runner"),
+        "runner": push_image(registry_url, f"{repo}/alpine", "3.24", "runner"),
         "pg": push_image(registry_url, f"{repo}/postgres", "16", "pg"),
         "cache": push_image(registry_url, f"{repo}/redis", "7", "redis"),
     }
@@ -131,7 +131,7 @@ def commented(registry_url: str, repo: str) -> tuple[dict[str, str], dict[str, s
     digests["kaniko"] = push_index(registry_url, f"{repo}/executor", "v1.24.0", platforms)
     tags = {
         "base": "erlang:26.2.5-alpine",
-        "runner": "alpine:3.20",
+        "runner": "alpine:3.24",
         "pg": "postgres:16",
         "cache": "redis:7",
         "kaniko": "executor:v1.24.0",
@@ -156,6 +156,19 @@ def test_pin_writes_registry_digests_and_keeps_every_other_byte(
     project = load_project(config)
     assert project.image.base == pinned["base"]
     assert project.cloudbuild.kaniko_image == pinned["kaniko"]  # an OCI index's own digest
+
+
+def test_a_linked_descriptor_is_edited_where_it_lives(
+    tmp_path: Path, reg: Registry, commented: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    written, pinned = commented
+    real = write(tmp_path, COMMENTED.format(**written))
+    link = tmp_path / "linked"
+    link.mkdir()
+    (link / "cigen.yaml").symlink_to(real)
+    assert run_pin(link / "cigen.yaml", reg) == 0
+    assert (link / "cigen.yaml").is_symlink()
+    assert real.read_bytes() == COMMENTED.format(**pinned).encode()
 
 
 def test_crlf_line_ends_survive(
@@ -186,17 +199,18 @@ def test_check_exits_1_when_a_pinned_tag_moved_and_writes_nothing(
     tmp_path: Path, reg: Registry, registry_url: str, repo: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     h = host(registry_url)
-    old = push_image(registry_url, f"{repo}/erlang", "26", "old")
-    runner = push_image(registry_url, f"{repo}/alpine", "3.20", "r")
-    text = simple(f"{h}/{repo}/erlang:26@{old}", f"{h}/{repo}/alpine:3.20@{runner}")
+    old = push_image(registry_url, f"{repo}/erlang", "26-alpine", "old")
+    runner = push_image(registry_url, f"{repo}/alpine", "3.24", "r")
+    text = simple(f"{h}/{repo}/erlang:26-alpine@{old}", f"{h}/{repo}/alpine:3.24@{runner}")
     config = write(tmp_path, text)
     assert run_pin(config, reg, check=True) == 0
-    new = push_image(registry_url, f"{repo}/erlang", "26", "new")  # the tag moves
+    new = push_image(registry_url, f"{repo}/erlang", "26-alpine", "new")  # the tag moves
     capsys.readouterr()
     assert run_pin(config, reg, check=True) == 1
     err = capsys.readouterr().err
     assert (
-        f"cigen.yaml:8:9: image.base: {h}/{repo}/erlang:26@{old}: tag 26 now points to {new}" in err
+        f"cigen.yaml:8:9: image.base: {h}/{repo}/erlang:26-alpine@{old}: "
+        f"tag 26-alpine now points to {new}" in err
     )
     assert "image.runner" not in err
     assert config.read_bytes() == text.encode()
@@ -207,10 +221,10 @@ def test_check_exits_1_when_a_pinned_tag_moved_and_writes_nothing(
 def test_check_lists_unpinned_references_without_asking_the_registry(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path, simple("127.0.0.1:9/x/erlang:26", "127.0.0.1:9/x/alpine:3.20"))
+    config = write(tmp_path, simple("127.0.0.1:9/x/erlang:26-alpine", "127.0.0.1:9/x/alpine:3.24"))
     refused = Registry(quick_client())  # port 9: any request would fail the test
     assert run_pin(config, refused, check=True) == 0
-    assert "image.base: 127.0.0.1:9/x/erlang:26: not pinned" in capsys.readouterr().out
+    assert "image.base: 127.0.0.1:9/x/erlang:26-alpine: not pinned" in capsys.readouterr().out
 
 
 def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> None:
@@ -218,7 +232,7 @@ def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> N
     # (erlang -> library/erlang) exactly as they would be for the real hosts.
     digests = {
         "base": push_image(registry_url, "library/erlang", "26.2.5-alpine", "hub-erlang"),
-        "runner": push_image(registry_url, "library/alpine", "3.20", "hub-alpine"),
+        "runner": push_image(registry_url, "library/alpine", "3.24", "hub-alpine"),
         "kaniko": push_image(registry_url, "kaniko-project/executor", "v1.24.0", "kaniko"),
     }
     seen_hosts: list[str] = []
@@ -238,7 +252,7 @@ def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> N
         'version: 1\nname: app\nregistry: ghcr.io/acme  # where\nerlang:\n  otp: "26.2.5"\nimage:\n'
         f"  base: erlang:26.2.5-alpine@{digests['base']}"
         "  # pinned default: no longer follows erlang.otp or image.os\n"
-        f"  runner: alpine:3.20@{digests['runner']}  # pinned default: no longer follows image.os\n"
+        f"  runner: alpine:3.24@{digests['runner']}  # pinned default: no longer follows image.os\n"
         "  # the OS\n  os: alpine\n"
         "cloudbuild:\n"
         f"  kaniko_image: gcr.io/kaniko-project/executor:v1.24.0@{digests['kaniko']}"
@@ -255,7 +269,7 @@ def test_rendered_outputs_use_the_pinned_references(
     config = folder / "cigen.yaml"
     for name, tag in (
         ("library/erlang", "26.2.5-alpine"),
-        ("library/alpine", "3.20"),
+        ("library/alpine", "3.24"),
         ("kaniko-project/executor", "v1.24.0"),
     ):
         push_image(registry_url, name, tag, name)
@@ -265,7 +279,7 @@ def test_rendered_outputs_use_the_pinned_references(
     rendered = "".join(
         p.read_text() for p in folder.rglob("*") if p.is_file() and p.name != "cigen.yaml"
     )
-    for ref in (project.image.base, project.image.runner, project.cloudbuild.kaniko_image):
+    for ref in (project.image.base, project.image.runner or "", project.cloudbuild.kaniko_image):
         assert "@sha256:" in ref
         assert ref in rendered, f"{ref} is not in any output"
 
@@ -273,21 +287,21 @@ def test_rendered_outputs_use_the_pinned_references(
 def test_digest_only_references_are_left_alone(
     tmp_path: Path, reg: Registry, registry_url: str, repo: str
 ) -> None:
-    runner = push_image(registry_url, f"{repo}/alpine", "3.20", "r")
+    runner = push_image(registry_url, f"{repo}/alpine", "3.24", "r")
     h = host(registry_url)
-    text = simple(f"{h}/{repo}/erlang@sha256:{'a' * 64}", f"{h}/{repo}/alpine:3.20")
+    text = simple(f"{h}/{repo}/erlang@sha256:{'a' * 64}", f"{h}/{repo}/alpine:3.24")
     config = write(tmp_path, text)
     assert run_pin(config, reg) == 0
-    assert config.read_text() == text.replace("alpine:3.20\n", f"alpine:3.20@{runner}\n")
+    assert config.read_text() == text.replace("alpine:3.24\n", f"alpine:3.24@{runner}\n")
 
 
 def test_a_value_behind_an_anchor_is_refused_untouched(
     tmp_path: Path, reg: Registry, registry_url: str, repo: str
 ) -> None:
-    push_image(registry_url, f"{repo}/erlang", "26", "b")
-    push_image(registry_url, f"{repo}/alpine", "3.20", "r")
+    push_image(registry_url, f"{repo}/erlang", "26-alpine", "b")
+    push_image(registry_url, f"{repo}/alpine", "3.24", "r")
     h = host(registry_url)
-    text = simple(f"&b {h}/{repo}/erlang:26", f"{h}/{repo}/alpine:3.20")
+    text = simple(f"&b {h}/{repo}/erlang:26-alpine", f"{h}/{repo}/alpine:3.24")
     config = write(tmp_path, text)
     with pytest.raises(
         CigenError, match=r"cigen.yaml:8:9: image.base: cannot rewrite this value in place"
@@ -297,7 +311,7 @@ def test_a_value_behind_an_anchor_is_refused_untouched(
 
 
 def test_a_name_docker_would_refuse_is_reported_at_its_line(tmp_path: Path, reg: Registry) -> None:
-    text = simple("a_b.c/app:1", "alpine:3.20")  # the schema takes it; Docker reads a_b.c as a host
+    text = simple("a_b.c/app:1", "alpine:3.24")  # the schema takes it; Docker reads a_b.c as a host
     config = write(tmp_path, text)
     with pytest.raises(
         CigenError, match=r"cigen.yaml:8:9: image.base: 'a_b.c/app:1': not an image name"
@@ -311,8 +325,9 @@ def test_a_name_docker_would_refuse_is_reported_at_its_line(tmp_path: Path, reg:
 
 def _faulty(tmp_path: Path, registry_url: str, repo: str, base_host: str) -> tuple[Path, bytes]:
     """base on the faulty host; runner on the working registry (so no partial update is visible)."""
-    push_image(registry_url, f"{repo}/alpine", "3.20", "r")
-    text = simple(f"{base_host}/{repo}/erlang:26", f"{host(registry_url)}/{repo}/alpine:3.20")
+    push_image(registry_url, f"{repo}/alpine", "3.24", "r")
+    text = simple(f"{base_host}/{repo}/erlang:26-alpine",
+                  f"{host(registry_url)}/{repo}/alpine:3.24")
     config = write(tmp_path, text)
     return config, text.encode()
 
@@ -325,8 +340,9 @@ def _fails(config: Path, registry: Registry, pattern: str) -> str:
 
 def test_404_tag_not_found(tmp_path: Path, reg: Registry, registry_url: str, repo: str) -> None:
     config, before = _faulty(tmp_path, registry_url, repo, host(registry_url))
-    message = _fails(config, reg, r"image.base: .*erlang:26: 404 Not Found \(manifest unknown\)")
-    assert "check the tag '26'" in message
+    message = _fails(config, reg,
+                     r"image.base: .*erlang:26-alpine: 404 Not Found \(manifest unknown\)")
+    assert "check the tag '26-alpine'" in message
     assert message.endswith("unchanged; nothing written")
     assert config.read_bytes() == before
 
@@ -336,9 +352,9 @@ def test_keep_going_writes_only_what_resolved(
 ) -> None:
     config, before = _faulty(tmp_path, registry_url, repo, host(registry_url))
     assert run_pin(config, reg, keep_going=True) == 1
-    runner = push_image(registry_url, f"{repo}/alpine", "3.20", "r")  # same content: same digest
+    runner = push_image(registry_url, f"{repo}/alpine", "3.24", "r")  # same content: same digest
     assert config.read_bytes() == before.replace(
-        b"alpine:3.20\n", f"alpine:3.20@{runner}\n".encode()
+        b"alpine:3.24\n", f"alpine:3.24@{runner}\n".encode()
     )
     assert "404 Not Found" in capsys.readouterr().err
 
@@ -361,7 +377,7 @@ def test_401_without_a_challenge(
 
 
 def test_500_then_success_is_retried(tmp_path: Path, registry_url: str, repo: str) -> None:
-    digest = push_image(registry_url, f"{repo}/erlang", "26", "b")
+    digest = push_image(registry_url, f"{repo}/erlang", "26-alpine", "b")
     calls = itertools.count()
 
     def flaky(seen: Seen) -> Answer:
@@ -371,7 +387,7 @@ def test_500_then_success_is_retried(tmp_path: Path, registry_url: str, repo: st
     with FakeServer(flaky) as fake:
         config, _ = _faulty(tmp_path, registry_url, repo, fake.host)
         assert run_pin(config, Registry(quick_client(sleeps))) == 0
-    assert f"{fake.host}/{repo}/erlang:26@{digest}\n" in config.read_text()
+    assert f"{fake.host}/{repo}/erlang:26-alpine@{digest}\n" in config.read_text()
     assert len(fake.seen) == 2
     assert sleeps == [0.25]
 
@@ -403,7 +419,8 @@ def test_timeout(tmp_path: Path, registry_url: str, repo: str) -> None:
     with FakeServer(lambda seen: Answer(200, {}, b"{}", delay=2.0)) as fake:
         config, before = _faulty(tmp_path, registry_url, repo, fake.host)
         slow = Registry(Client(timeout=0.3, retries=0))
-        _fails(config, slow, rf"erlang:26: no answer from {fake.host} within 0.3 s \(timeout\)")
+        _fails(config, slow,
+               rf"erlang:26-alpine: no answer from {fake.host} within 0.3 s \(timeout\)")
     assert config.read_bytes() == before
 
 
@@ -412,7 +429,8 @@ def test_connection_refused(tmp_path: Path, reg: Registry, registry_url: str, re
     _fails(
         config,
         reg,
-        r"erlang:26: connection refused by 127.0.0.1:\d+; is the server running on that port\?",
+        r"erlang:26-alpine: connection refused by 127.0.0.1:\d+; "
+        r"is the server running on that port\?",
     )
     assert config.read_bytes() == before
 
@@ -429,7 +447,7 @@ def test_dns_failure(
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     config, before = _faulty(tmp_path, registry_url, repo, "registry.invalid")
-    _fails(config, reg, r"erlang:26: cannot resolve registry.invalid \(DNS\)")
+    _fails(config, reg, r"erlang:26-alpine: cannot resolve registry.invalid \(DNS\)")
     assert config.read_bytes() == before
 
 
@@ -439,7 +457,8 @@ def test_tls_failure(tmp_path: Path, registry_url: str, repo: str) -> None:
         tls = Registry(
             quick_client(), endpoint=lambda h: f"https://{h}" if h == fake.host else f"http://{h}"
         )
-        _fails(config, tls, rf"erlang:26: TLS with {fake.host} failed \(certificate or protocol\)")
+        _fails(config, tls,
+               rf"erlang:26-alpine: TLS with {fake.host} failed \(certificate or protocol\)")
     assert config.read_bytes() == before
 
 
@@ -453,7 +472,7 @@ def test_malformed_json(tmp_path: Path, registry_url: str, repo: str) -> None:
         _fails(
             config,
             Registry(quick_client()),
-            rf"erlang:26: malformed JSON in the answer from {fake.host}",
+            rf"erlang:26-alpine: malformed JSON in the answer from {fake.host}",
         )
     assert config.read_bytes() == before
 
@@ -480,7 +499,7 @@ def test_without_a_stated_digest_the_body_is_hashed(
     with FakeServer(lambda seen: Answer(200, {"Content-Type": OCI_MANIFEST}, body)) as fake:
         config, _ = _faulty(tmp_path, registry_url, repo, fake.host)
         assert run_pin(config, Registry(quick_client())) == 0
-    assert f"erlang:26@{sha256(body)}\n" in config.read_text()
+    assert f"erlang:26-alpine@{sha256(body)}\n" in config.read_text()
 
 
 def test_a_schema1_manifest_is_not_pinned(tmp_path: Path, registry_url: str, repo: str) -> None:
@@ -578,7 +597,7 @@ def _pin_with_auth(config: Path, docker: Path | None) -> int:
 def test_bearer_token_with_credentials_from_the_docker_config(
     tmp_path: Path, registry_url: str, repo: str, with_scope: bool
 ) -> None:
-    digest = push_image(registry_url, f"{repo}/erlang", "26", "b")
+    digest = push_image(registry_url, f"{repo}/erlang", "26-alpine", "b")
     tokens = TokenService({"alice": "s3cret"})
     with tokens.server as auth:
         front = AuthRegistry(registry_url, f"{auth.base}/token", with_scope)
@@ -586,7 +605,7 @@ def test_bearer_token_with_credentials_from_the_docker_config(
             config, _ = _faulty(tmp_path, registry_url, repo, fake.host)
             docker = _docker_config(tmp_path / "docker", fake.host, "alice", "s3cret")
             assert _pin_with_auth(config, docker) == 0
-    assert f"{fake.host}/{repo}/erlang:26@{digest}\n" in config.read_text()
+    assert f"{fake.host}/{repo}/erlang:26-alpine@{digest}\n" in config.read_text()
     assert (
         auth.seen[0].headers["authorization"]
         == "Basic " + base64.b64encode(b"alice:s3cret").decode()
@@ -596,13 +615,13 @@ def test_bearer_token_with_credentials_from_the_docker_config(
 
 
 def test_bearer_token_anonymous(tmp_path: Path, registry_url: str, repo: str) -> None:
-    digest = push_image(registry_url, f"{repo}/erlang", "26", "b")
+    digest = push_image(registry_url, f"{repo}/erlang", "26-alpine", "b")
     with TokenService({}, anonymous=True).server as auth:
         with AuthRegistry(registry_url, f"{auth.base}/token").server as fake:
             config, _ = _faulty(tmp_path, registry_url, repo, fake.host)
             assert _pin_with_auth(config, None) == 0
     assert "authorization" not in auth.seen[0].headers
-    assert f"erlang:26@{digest}\n" in config.read_text()
+    assert f"erlang:26-alpine@{digest}\n" in config.read_text()
 
 
 def test_bad_credentials_are_rejected_clearly(tmp_path: Path, registry_url: str, repo: str) -> None:
@@ -657,7 +676,7 @@ def test_a_plain_http_realm_beyond_loopback_is_refused(
 def test_a_redirect_to_another_host_drops_the_token(
     tmp_path: Path, registry_url: str, repo: str
 ) -> None:
-    digest = push_image(registry_url, f"{repo}/erlang", "26", "b")
+    digest = push_image(registry_url, f"{repo}/erlang", "26-alpine", "b")
     with FakeServer(lambda seen: proxy_to(registry_url, seen)) as elsewhere:
         with TokenService({}, anonymous=True).server as auth:
             with AuthRegistry(
@@ -665,21 +684,21 @@ def test_a_redirect_to_another_host_drops_the_token(
             ).server as fake:
                 config, _ = _faulty(tmp_path, registry_url, repo, fake.host)
                 assert _pin_with_auth(config, None) == 0
-    assert f"erlang:26@{digest}\n" in config.read_text()
+    assert f"erlang:26-alpine@{digest}\n" in config.read_text()
     assert [s.headers.get("authorization") for s in elsewhere.seen] == [None]
 
 
 def test_a_redirect_on_the_same_host_keeps_the_token(
     tmp_path: Path, registry_url: str, repo: str
 ) -> None:
-    digest = push_image(registry_url, f"{repo}/erlang", "26", "b")
+    digest = push_image(registry_url, f"{repo}/erlang", "26-alpine", "b")
     with TokenService({}, anonymous=True).server as auth:
         front = AuthRegistry(registry_url, f"{auth.base}/token")
         front.redirect_to = front.server.base + "/moved"
         with front.server as fake:
             config, _ = _faulty(tmp_path, registry_url, repo, fake.host)
             assert _pin_with_auth(config, None) == 0  # /moved answers only with the token
-    assert f"erlang:26@{digest}\n" in config.read_text()
+    assert f"erlang:26-alpine@{digest}\n" in config.read_text()
     assert fake.seen[-1].path.startswith("/moved/v2/")
 
 
@@ -722,13 +741,13 @@ def test_cli_pin_check(
     }:
         pytest.skip("cli.py has no pin command yet")
     h = host(registry_url)
-    old = push_image(registry_url, f"{repo}/erlang", "26", "old")
-    runner = push_image(registry_url, f"{repo}/alpine", "3.20", "r")
+    old = push_image(registry_url, f"{repo}/erlang", "26-alpine", "old")
+    runner = push_image(registry_url, f"{repo}/alpine", "3.24", "r")
     config = write(
-        tmp_path, simple(f"{h}/{repo}/erlang:26@{old}", f"{h}/{repo}/alpine:3.20@{runner}")
+        tmp_path, simple(f"{h}/{repo}/erlang:26-alpine@{old}", f"{h}/{repo}/alpine:3.24@{runner}")
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker"))
-    push_image(registry_url, f"{repo}/erlang", "26", "new")
+    push_image(registry_url, f"{repo}/erlang", "26-alpine", "new")
     result = run_line(["cigen", "pin", "--check", "-c", str(config)])  # type: ignore[operator]
     assert result.code == 1, result
-    assert "tag 26 now points to" in result.stderr
+    assert "tag 26-alpine now points to" in result.stderr

@@ -140,7 +140,7 @@ def test_minimal_defaults_need_no_dynamic_substitutions() -> None:
     project = load_project(FIXTURES / "minimal" / "cigen.yaml")
     config = _config(texts(project, "cloudbuild"), project)
     assert config["substitutions"] == {"_BASE_IMAGE": "erlang:26.2.5-alpine",
-                                       "_RUNNER_IMAGE": "alpine:3.20"}
+                                       "_RUNNER_IMAGE": "alpine:3.24"}
     assert "options" not in config
     assert "--destination=ghcr.io/acme/hello:$COMMIT_SHA" in config["steps"][0]["args"]
 
@@ -173,7 +173,7 @@ def test_run_checks_wiring(tmp_path: Path) -> None:
     by_id = {s["id"]: s for s in steps}
     assert by_id["ct"]["args"] == ["ct", "--cover"]
     assert by_id["cover"]["args"] == ["cover"]
-    assert by_id["xref"]["name"] == project.image.base
+    assert by_id["xref"]["name"] == f"erlang:{project.erlang.otp}"  # Debian: git and curl
     assert by_id["xref"]["entrypoint"] == "rebar3"
     # Literal $ in the user's text reaches the step as $; Cloud Build would substitute a bare $.
     assert by_id["xref"]["env"] == ["ERL_FLAGS=+S 2 $$HOME"]

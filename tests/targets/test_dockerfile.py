@@ -228,7 +228,7 @@ def test_alpine_runtime_default_follows_the_otp_release() -> None:
     assert variant("hello", "23.3").image.runtime_packages == ("openssl", "ncurses")
     assert variant("hello", "24.0").image.runtime_packages == ("openssl", "ncurses", "libstdc++")
     debian = variant("hello", "26.2.5", os="debian")
-    assert debian.image.runtime_packages == ("openssl", "ncurses-bin")
+    assert debian.image.runtime_packages == ("openssl", "ncurses-bin", "ca-certificates")
 
 
 def test_package_constraints_are_shell_quoted() -> None:

@@ -213,7 +213,7 @@ def test_image_job_needs_the_jobs_that_run_publish_after(
 
 def test_setup_beam_versions_are_quoted_and_strict(combos: dict[str, Path]) -> None:
     text = combos["debian_ghcr"].read_text()
-    assert "otp-version: '26.0.2'" in text
+    assert "otp-version: '26.2.5'" in text
     assert "rebar3-version: '3.22.1'" in text
     for job in parsed(combos["debian_ghcr"])["jobs"].values():
         beam = [s for s in job["steps"] if "erlef/setup-beam@" in s.get("uses", "")]

@@ -37,8 +37,6 @@ def _images(project: Project) -> Iterator[Problem]:
         problem = subst.reference_problem(cb.docker_image, pushed=False)
         if problem:
             yield Problem((_CB, "docker_image"), f"{problem} (it runs erlang.services)")
-    if cb.run_checks and (problem := subst.reference_problem(project.image.base, pushed=False)):
-        yield Problem(("image", "base"), f"{problem} (cloudbuild.run_checks runs it)")
 
 
 def _destinations(project: Project) -> Iterator[Problem]:

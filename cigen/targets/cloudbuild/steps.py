@@ -148,9 +148,17 @@ def _rebar3(project: Project, step_id: str, args: list[str], after: list[str] | 
     return {**step, "waitFor": after} if after else step
 
 
+def checks_image(project: Project) -> str:
+    """The official Debian erlang image, as CircleCI's check jobs use: it has git and curl for
+    git dependencies and {vsn, git}, which the slim and Alpine images remove (their Dockerfiles
+    purge the fetch dependencies; docs/compatibility.md)."""
+    return f"erlang:{project.erlang.otp}"
+
+
 def _in_builder(project: Project, step_id: str, entrypoint: str, args: list[str],
                 check: str) -> Step:
-    step: Step = {"id": step_id, "name": project.image.base, "entrypoint": entrypoint, "args": args}
+    step: Step = {"id": step_id, "name": checks_image(project), "entrypoint": entrypoint,
+                  "args": args}
     values = {**environment.literal(project.erlang.env), **svc.host_env(project, check)}
     env = [f"{key}={subst.escape(value)}" for key, value in values.items()]
     if env:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from cigen.core import Output, Plan, Problem
 from cigen.model import Project
-from cigen.targets import environment
+from cigen.targets import environment, fit
 from cigen.targets.base import banner, per_project, planned
 from cigen.targets.dockerfile import ignore as dockerfile_ignore
 from cigen.targets.dockerfile.system import USER_ID, Run, add_user, install, release_tools
@@ -33,7 +33,8 @@ def plan(project: Project) -> Plan:
     return planned(problems(project), lambda: (
         Output(project.image.dockerfile, dockerfile_text(project), "dockerfile",
                origin=("image", "dockerfile")),
-        Output(dockerfile_ignore.PATH, dockerfile_ignore.text(project), "dockerfile"),
+        Output(dockerfile_ignore.PATH, dockerfile_ignore.text(project), "dockerfile",
+               origin=("image", "generate")),
     ))
 
 
@@ -45,7 +46,8 @@ def dockerfile_text(project: Project) -> str:
 
 
 def problems(project: Project) -> list[Problem]:
-    return [*_env_problems(project), *_package_problems(project), *_os_problems(project)]
+    return [*_env_problems(project), *_package_problems(project), *_os_problems(project),
+            *fit.image_problems(project)]
 
 
 def _builder(project: Project) -> list[str]:
@@ -149,10 +151,13 @@ def _package_problems(project: Project) -> Iterator[Problem]:
 def _os_problems(project: Project) -> Iterator[Problem]:
     image = project.image
     for key in ("base", "runner"):
-        unpinned = environment.unpinned(getattr(image, key))
+        ref = getattr(image, key)
+        if ref is None:
+            continue  # no runner: fit.image_problems asks for one
+        unpinned = environment.unpinned(ref)
         if unpinned:  # a floating image rebuilds into another OS release without notice
             yield Problem(("image", key), unpinned)
-        last = getattr(image, key).rsplit("/", 1)[-1].lower()
+        last = ref.rsplit("/", 1)[-1].lower()
         wrong = next((w for w in _WRONG_OS[image.os] if w in last), None)
         if wrong:
             message = f'names "{wrong}", but image.os is {image.os}; set image.os to match'

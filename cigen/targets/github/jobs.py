@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cigen import compat
 from cigen.model import Project
+from cigen.targets.github import container as github_container
 from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import TAG_BUILD, fenced
 from cigen.targets.github.pins import uses
@@ -60,25 +62,31 @@ def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
         out["services"] = github_services.service_block(running)
     # Each check runs after its own setup steps.
     runs = [[*github_services.setup_steps(project, c), _run(c, checks)] for c in checks]
-    out["steps"] = [*toolchain_steps(project, job), *(step for run in runs for step in run)]
+    steps = toolchain_steps(project, job, tuple(env))
+    out["steps"] = [*steps, *(step for run in runs for step in run)]
     return out
 
 
-def toolchain_steps(project: Project, job: str) -> list[Step]:
+def toolchain_steps(project: Project, job: str, env_names: tuple[str, ...] = ()) -> list[Step]:
     pinned = project.github.pin_actions
-    return [
-        checkout_step(pinned),
-        {
-            "name": "Set up Erlang/OTP and rebar3",
-            "uses": uses("erlef/setup-beam", pinned),
-            "with": {
-                "otp-version": quoted(project.erlang.otp),
-                "rebar3-version": quoted(project.erlang.rebar3),
-                "version-type": "strict",
-            },
+    setup = (github_container.steps(project, list(env_names)) if github_container.needed(project)
+             else [setup_beam_step(project)])
+    return [checkout_step(pinned), *setup, cache_step(project, job)]
+
+
+def setup_beam_step(project: Project) -> Step:
+    erlang = project.erlang
+    return {
+        "name": "Set up Erlang/OTP and rebar3",
+        "uses": uses("erlef/setup-beam", project.github.pin_actions),
+        "with": {
+            "otp-version": quoted(erlang.otp),
+            "rebar3-version": quoted(erlang.rebar3 or ""),
+            # strict looks the version up as one exact release, so a line such as "28" would
+            # fail; loose installs the newest release of the line, as erlang:28 is on Docker Hub.
+            "version-type": "strict" if compat.is_exact(erlang.otp) else "loose",
         },
-        cache_step(project, job),
-    ]
+    }
 
 
 def checkout_step(pinned: bool) -> Step:
