@@ -305,8 +305,8 @@ def write_project(root: Path, descriptor: dict[str, Any], as_json: bool = False)
     config = root / "cigen.yaml"
     config.write_text(json.dumps(descriptor) if as_json else dump(descriptor), "utf-8")
     image = descriptor.get("image", {})
-    if not image.get("generate", True):
-        dockerfile = root / image.get("dockerfile", "Dockerfile")
+    dockerfile = root / image.get("dockerfile", "Dockerfile")
+    if not image.get("generate", True) and not dockerfile.is_dir():  # `.`: cigen refuses it
         dockerfile.parent.mkdir(parents=True, exist_ok=True)
         dockerfile.write_text(USER_DOCKERFILE.read_text("utf-8"), "utf-8")
     return config
