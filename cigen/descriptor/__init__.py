@@ -48,6 +48,8 @@ def load(path: Path) -> Descriptor:
 
 def schema_problems(data: Any, token: Callable[[KeyPath], str]) -> Iterator[Problem]:
     """Every schema violation in `data`; `token(path)` gives a value's text as written."""
+    if schema.conforms(data):
+        return
     for error in schema.validator().iter_errors(data):
         yield from messages.explain(error, token)
 
