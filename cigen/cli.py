@@ -114,11 +114,15 @@ def pin(
     actions: Annotated[
         bool, typer.Option("--actions", help="Refresh the GitHub Actions pins instead.")
     ] = False,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", help="First move OTP, rebar3 and versioned image tags "
+                           "to the newest patch of their line (with --check: exit 1 if any).")
+    ] = False,
 ) -> None:
     """Pin image references to digests through the registry API (credentials: Docker config)."""
     from cigen.pin import pin as run
 
-    _exit(lambda: run(config, check, keep_going, actions))
+    _exit(lambda: run(config, check, keep_going, actions, upgrade=upgrade))
 
 
 @app.command()

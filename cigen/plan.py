@@ -35,11 +35,13 @@ def build(project: Project, names: Iterable[str] = ()) -> Plan:
     return Plan(tuple(sorted(outputs, key=lambda o: o.key)))
 
 
-def load(config: Path, names: Iterable[str] = ()) -> tuple[Descriptor, Plan]:
-    """Read the descriptor and build; any problem raises one DescriptorError with them all."""
+def load(config: Path, names: Iterable[str] = (), source: str | None = None
+         ) -> tuple[Descriptor, Plan]:
+    """Read the descriptor (or take its text, `source`) and build; any problem raises one
+    DescriptorError with them all."""
     from cigen.descriptor import load
 
-    descriptor = load(config)
+    descriptor = load(config, source)
     plan = build(descriptor.project, names)
     if plan.problems:
         raise descriptor.error(plan.problems)

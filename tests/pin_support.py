@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from cigen.remote import Client
 from tests.oracles import tool
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -215,3 +216,20 @@ def proxy_to(base: str, seen: Seen) -> Answer:
         k: v for k, v in r.headers.items() if k.lower() in ("content-type", "docker-content-digest")
     }
     return Answer(r.status_code, headers, r.content)
+
+
+def quick_client(sleeps: list[float] | None = None) -> Client:
+    return Client(
+        timeout=2, retries=2, backoff=0.25, sleep=(sleeps if sleeps is not None else []).append
+    )
+
+
+def host(base: str) -> str:
+    return base.split("://", 1)[1]
+
+
+def write(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "cigen.yaml"
+    config.write_bytes(text.encode())
+    return config

@@ -30,10 +30,11 @@ class Descriptor(NamedTuple):
         return DescriptorError(self.document.format(found))
 
 
-def load(path: Path) -> Descriptor:
-    """Read, parse, validate and resolve a descriptor; every problem raises one DescriptorError."""
+def load(path: Path, source: str | None = None) -> Descriptor:
+    """Read (unless its text is given), parse, validate and resolve a descriptor; every problem
+    raises one DescriptorError."""
     shown = str(path)
-    source = _read(path, shown)
+    source = _read(path, shown) if source is None else source
     tree = _parse(source, shown)
     doc = Document(shown, source, tree)
     data = _plain(tree)

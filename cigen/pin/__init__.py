@@ -8,11 +8,14 @@ from typing import Any
 
 from cigen import files
 from cigen.core import Output
-from cigen.errors import CigenError, RemoteError, RenderError
-from cigen.pin import edit
+from cigen.errors import CigenError, DescriptorError, RemoteError, RenderError
+from cigen.model import Project
+from cigen.pin import edit, upgrade
 from cigen.pin.registry import Registry, docker_auths
 from cigen.pin.sites import Site, Unparsable, sites
+from cigen.pin.upgrade import Sources
 from cigen.remote import Client
+from cigen.targets.github import container as github_container
 from cigen.yamlio import load_rt
 
 # The comment on a key that `pin` adds: once written, the value stops following its defaults.
@@ -38,25 +41,76 @@ def pin(
     env: Mapping[str, str] | None = None,
     actions_file: Path | None = None,
     github_api: str | None = None,
+    upgrade: bool = False,
+    sources: Sources | None = None,
 ) -> int:
-    """Resolve the descriptor's image tags to digests and write `name:tag@digest` back into it."""
+    """Resolve the descriptor's image tags to digests and write `name:tag@digest` back into it;
+    with `upgrade`, first move versions to the newest patch of their line."""
     env = os.environ if env is None else env
     client = client or Client()
     if actions:
         return _actions(client, env, check, keep_going, actions_file, github_api)
+    original = files.read(config.parent, config.name) or ""
+    text, project, tree, found = _read(config, original)
+    registry = registry or Registry(client, docker_auths(env))
+    if upgrade:
+        sources = sources or Sources(client, registry.tags, env.get("GITHUB_TOKEN") or None)
+        moved = _moves(config, project, tree, found, sources)
+        if check:
+            return 1 if moved else 0
+        if moved:
+            replaces = [edit.Replace(*m.at, m.old, m.new) for m in moved]
+            try:
+                text, project, tree, found = _read(config, _apply(config, text, replaces))
+            except DescriptorError as e:
+                raise DescriptorError([*e.problems, f"{config}: so the versions above would "
+                                       "make the descriptor fail; unchanged, nothing written"]
+                                      ) from e
+    elif check:
+        return _pins_current(config, found, registry, keep_going)
+    return _pin(config, text, tree, found, registry, keep_going, original)
+
+
+def _read(config: Path, text: str) -> tuple[str, Project, Any, list[Site]]:
+    """The descriptor's text, model, YAML tree and image references; `text` as written, or as
+    an upgrade would write it (which must load as cleanly)."""
     from cigen.plan import load
 
-    project = load(config)[0].project
-    text = files.read(config.parent, config.name) or ""
+    project = load(config, source=text)[0].project
     tree = load_rt(text)
     try:
-        found = list(sites(tree, project))
+        return text, project, tree, list(sites(tree, project))
     except Unparsable as e:
         raise CigenError(f"{_where(config, e.site)}: {e}") from e
-    registry = registry or Registry(client, docker_auths(env))
-    if check:
-        return _pins_current(config, found, registry, keep_going)
-    return _pin(config, text, tree, found, registry, keep_going)
+
+
+def _moves(config: Path, project: Project, tree: Any, found: list[Site],
+           sources: Sources) -> list[upgrade.Move]:
+    uses_setup_beam = "github" in project.targets and not github_container.needed(project)
+    try:
+        moved = upgrade.moves(project, tree, found, sources,
+                              project.github.runs_on if uses_setup_beam else None)
+    except RemoteError as e:
+        raise RemoteError(f"{e}\n{config}: unchanged; nothing written") from e
+    for m in moved:
+        print(f"{config}:{m.at[0] + 1}:{m.at[1] + 1}: {m.dotted}: {m.old} -> {m.new} "
+              f"(the newest patch of its line in the {m.source})")
+    if not moved:
+        print(f"{config}: every version is the newest patch of its line")
+    return moved
+
+
+def _apply(config: Path, text: str, replaces: list[edit.Replace]) -> str:
+    lines = edit.split_lines(text)
+    problems = []
+    for change in replaces:
+        try:
+            edit.scalar_start(lines, change)
+        except edit.EditError as e:
+            problems.append(f"{config}:{change.line + 1}:{change.col + 1}: {e}")
+    if problems:
+        raise CigenError("\n".join([*problems, f"{config}: unchanged; nothing written"]))
+    return edit.apply(text, replaces, [])
 
 
 def _actions(
@@ -102,7 +156,8 @@ def _failures(config: Path, chosen: list[Site], results: Results) -> list[str]:
 
 
 def _pin(
-    config: Path, text: str, tree: Any, found: list[Site], registry: Registry, keep_going: bool
+    config: Path, text: str, tree: Any, found: list[Site], registry: Registry, keep_going: bool,
+    original: str,
 ) -> int:
     chosen = [s for s in found if s.ref.tag or not s.ref.digest]
     for s in found:
@@ -120,7 +175,7 @@ def _pin(
     new_text = _edit(config, text, tree, resolved)
     for site, digest in resolved:
         print(_outcome(site, digest))
-    if new_text != text:
+    if new_text != original:
         # A linked descriptor is edited where it lives; replacing the link would cut it off.
         real = config.resolve() if config.is_symlink() else config
         files.write([Output(real.name, new_text, "pin")], real.parent, force=True)

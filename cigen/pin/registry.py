@@ -3,10 +3,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from cigen import refs, remote
 from cigen.errors import CigenError, RemoteError
@@ -14,6 +15,9 @@ from cigen.refs import ImageRef
 from cigen.remote import Credentials, Reply
 
 Endpoint = Callable[[str], str]  # registry API host -> base URL
+_TAG_PAGE = 1000
+_MAX_TAG_PAGES = 50  # Docker Hub's erlang repository has a few thousand tags: a few pages
+_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 def default_endpoint(host: str) -> str:
@@ -36,16 +40,37 @@ class Registry:
         what = ref.canonical
         url = f"{self.endpoint(ref.api_host)}/v2/{ref.path}/manifests/{ref.tag or 'latest'}"
         # GET, not HEAD: the body is what the digest is checked against.
-        headers = {"Accept": ", ".join(remote.MANIFEST_TYPES)}
-        reply = self._get(what, url, headers)
-        if reply.status == 401:
-            headers["Authorization"] = self._authorization(ref, reply)
-            reply = self._get(what, url, headers)
-        if reply.status != 200:
-            raise _with_hint(remote.status_error(what, reply), ref, reply.status)
+        reply = self._ask(ref, what, url, {"Accept": ", ".join(remote.MANIFEST_TYPES)})
         digest = remote.verify_digest(what, reply)
         _verify_manifest(what, reply)
         return digest
+
+    def tags(self, ref: ImageRef) -> list[str]:
+        """Every tag of `ref`'s repository, following the registry's `Link: rel="next"` pages."""
+        what = f"{ref.domain}/{ref.path}: tag list"
+        url: str | None = f"{self.endpoint(ref.api_host)}/v2/{ref.path}/tags/list?n={_TAG_PAGE}"
+        found: list[str] = []
+        for _ in range(_MAX_TAG_PAGES):
+            if url is None:
+                return found
+            reply = self._ask(ref, what, url, {})
+            body = remote.json_body(what, reply)
+            page = (body.get("tags") or []) if isinstance(body, dict) else None
+            if not isinstance(page, list) or not all(isinstance(t, str) for t in page):
+                raise RemoteError(f"{what}: the answer has no list of tags")
+            found += page
+            url = _next_page(url, reply.header("Link"))
+        raise RemoteError(f"{what}: more than {_MAX_TAG_PAGES} pages")
+
+    def _ask(self, ref: ImageRef, what: str, url: str, headers: dict[str, str]) -> Reply:
+        """GET with the registry's token dance; any answer but 200 raises, with a hint."""
+        reply = self._get(what, url, headers)
+        if reply.status == 401:
+            headers = {**headers, "Authorization": self._authorization(ref, reply)}
+            reply = self._get(what, url, headers)
+        if reply.status != 200:
+            raise _with_hint(remote.status_error(what, reply), ref, reply.status)
+        return reply
 
     def _get(
         self, what: str, url: str, headers: dict[str, str], query: dict[str, str] | None = None
@@ -82,6 +107,17 @@ class Registry:
         if not isinstance(token, str) or not token:
             raise RemoteError(f"{what}: the answer holds no token")
         return token
+
+
+def _next_page(url: str, link: str) -> str | None:
+    """The next page's URL from a `Link` header, on the registry the list came from."""
+    found = _NEXT.search(link)
+    if not found:
+        return None
+    target: str = urljoin(url, found.group(1))
+    if urlsplit(target).netloc != urlsplit(url).netloc:
+        raise RemoteError(f"{url}: the next page of tags is on another host ({target})")
+    return target
 
 
 def _with_hint(

@@ -4,8 +4,8 @@ import base64
 import itertools
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,50 +20,15 @@ from tests.pin_support import (
     Answer,
     FakeServer,
     Seen,
-    docker_registry,
     free_port,
+    host,
     proxy_to,
     push_image,
     push_index,
+    quick_client,
     sha256,
+    write,
 )
-
-_names = (f"t{i}" for i in itertools.count())
-
-
-@pytest.fixture(scope="session")
-def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Debian's docker-registry on loopback for the whole session (required in CI)."""
-    with docker_registry(tmp_path_factory.mktemp("registry")) as base:
-        yield base
-
-
-@pytest.fixture
-def reg(registry_url: str) -> Registry:
-    return Registry(quick_client())
-
-
-@pytest.fixture
-def repo(registry_url: str) -> str:
-    """A fresh repository name, so tests that move tags do not disturb each other."""
-    return f"cigen/{next(_names)}"
-
-
-def quick_client(sleeps: list[float] | None = None) -> Client:
-    return Client(
-        timeout=2, retries=2, backoff=0.25, sleep=(sleeps if sleeps is not None else []).append
-    )
-
-
-def host(base: str) -> str:
-    return base.split("://", 1)[1]
-
-
-def write(folder: Path, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "cigen.yaml"
-    config.write_bytes(text.encode())
-    return config
 
 
 def simple(base: str, runner: str) -> str:
@@ -73,7 +38,7 @@ def simple(base: str, runner: str) -> str:
     )
 
 
-def run_pin(config: Path, registry: Registry, **kw: bool) -> int:
+def run_pin(config: Path, registry: Registry, **kw: Any) -> int:
     return pin(
         config, registry=registry, env={"DOCKER_CONFIG": str(config.parent / "no-docker")}, **kw
     )
