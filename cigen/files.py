@@ -32,7 +32,11 @@ def read(root: Path, rel: str) -> str | None:
     try:
         return None if data is None else data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise RenderError(_cannot(root, rel, "read", e)) from e
+        assert data is not None
+        line = data.count(b"\n", 0, e.start)
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise RenderError(f"{rel}:{line + 1}:{col}: not UTF-8 (byte 0x{data[e.start]:02x}); "
+                          "save the file as UTF-8") from e
 
 
 def _on_disk(root: Path, rel: str) -> bytes | None:

@@ -87,11 +87,15 @@ def test_merge_keys_work_and_their_errors_are_located(tmp_path: Path) -> None:
         'cigen.yaml:4:1: base: unknown key; known keys: version, name, image_name, registry, '
         "targets, erlang, image, publish, circleci, github, cloudbuild",
     ]
+    # A merged key's problem is where the merged mapping writes it, not at the `<<`.
     text = HEAD + "erlang:\n  <<: {otp: \"26.2.5\", colour: blue}\n"
     assert errors(tmp_path, text) == [
-        "cigen.yaml:5:3: erlang.colour: unknown key; known keys: otp, rebar3, "
+        "cigen.yaml:5:23: erlang.colour: unknown key; known keys: otp, rebar3, "
         "release_profile, checks, env, services, setup",
     ]
+    text = HEAD + "base: &b\n  otp: 26\nerlang:\n  <<: *b\n  rebar3: \"3.24.0\"\n"
+    assert errors(tmp_path, text)[1] == \
+        'cigen.yaml:5:8: erlang.otp: 26 is not a string; quote versions: "26"'
 
 
 def test_a_cross_key_rule_waits_for_its_inputs_to_be_valid(tmp_path: Path) -> None:

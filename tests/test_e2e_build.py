@@ -224,8 +224,8 @@ def test_build_images_script_runs_for_real_with_a_docker_shim(
 def test_buildah_bridge_keys_context_binds_and_leaves_the_rest() -> None:
     text = (SAMPLE / "Dockerfile").read_text()
     bridged = for_buildah(text, "d1")
-    assert "--mount=target=." not in bridged
-    assert bridged.count("--mount=target=/app/src") == text.count("--mount=target=.") == 2
+    assert "--mount=target=." not in text  # cigen writes the absolute target buildah 1.28 needs
+    assert bridged.count("--mount=target=/app/src") == text.count("--mount=target=/app/src") == 2
     assert bridged.count("# context d1") == 2
     assert "sharing=locked" not in bridged
     kaniko = (SAMPLE / "ci" / "Dockerfile.cb").read_text()

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cigen import schema
-from cigen.core import KeyPath, Problem
+from cigen.core import KeyPath, Problem, printable
 from cigen.descriptor import messages
 from cigen.descriptor.locations import Document
 from cigen.errors import DescriptorError
@@ -77,6 +77,7 @@ def _parse(source: str, shown: str) -> Any:
     import warnings
 
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     from cigen.yamlio import load_rt
 
@@ -91,8 +92,11 @@ def _parse(source: str, shown: str) -> Any:
             tree = load_rt(source)
     except MarkedYAMLError as e:
         raise DescriptorError([f"{shown}:{messages.yaml_error(e)}"]) from e
+    except ReaderError as e:  # a character YAML does not allow, found before any parsing
+        raise DescriptorError([f"{shown}:{_position(source, e.position)}: not valid YAML: "
+                               f"{messages.unacceptable(e.character)}"]) from e
     except YAMLError as e:
-        raise DescriptorError([f"{shown}: not valid YAML: {e}"]) from e
+        raise DescriptorError([f"{shown}: not valid YAML: {printable(str(e))}"]) from e
     except RecursionError:
         raise DescriptorError([f"{shown}: nested too deeply to be a descriptor"]) from None
     except AssertionError as e:  # the reader asserts that an !!omap names each key once

@@ -4,7 +4,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, cast
 
-from cigen.core import KeyPath, Problem
+from cigen.core import KeyPath, Problem, printable
 from cigen.descriptor import messages
 
 # A scalar as written, after any anchor (&a) or tag (!t): numbers, booleans and dates never
@@ -13,9 +13,15 @@ _TOKEN = re.compile(r"(?:[&!]\S*\s+)*([^\s#,\[\]{}]+)")
 
 
 def _spots(mapping: Any, key: Any) -> list[int]:
-    # Keys pulled in by a `<<` merge have no position of their own: use the mapping's.
+    """[key line, key col, value line, value col]. A key pulled in by a `<<` merge is where the
+    merged mapping writes it; failing that, where the mapping starts."""
     found = (mapping.lc.data or {}).get(key)
-    return list(found) if found else [mapping.lc.line, mapping.lc.col] * 2
+    if found:
+        return list(found)
+    for source in getattr(mapping, "merge", None) or ():
+        if isinstance(source, dict) and key in source and hasattr(source, "lc"):
+            return _spots(source, key)
+    return [mapping.lc.line, mapping.lc.col] * 2
 
 
 def key_position(mapping: Any, key: Any) -> tuple[int, int]:
@@ -39,7 +45,9 @@ class Document:
 
     def format(self, found: Iterable[Problem]) -> list[str]:
         located = sorted({(*self.locate(p), self.dotted(p.path), p.message) for p in found})
-        return [f"{self.shown}:{ln + 1}:{col + 1}: {path}: {msg}" for ln, col, path, msg in located]
+        # printable: a value quoted in a message may hold a BOM or a control character
+        return [printable(f"{self.shown}:{ln + 1}:{col + 1}: {path}: {msg}")
+                for ln, col, path, msg in located]
 
     def locate(self, problem: Problem) -> tuple[int, int]:
         """The value's position (its key's for at_key); a missing key: where its parent is."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from cigen.core import KeyPath, Problem
@@ -179,7 +179,7 @@ def alias_bomb(limit: int) -> str:
 
 
 def bad_key(key: Any) -> str:
-    if isinstance(key, (tuple, list, dict)):
+    if isinstance(key, (tuple, list, Mapping)):
         return "a key must be a plain name, not a list or mapping"
     return f"key {_show(key)} is not a string; write keys as names, or quote it"
 
@@ -208,4 +208,14 @@ def yaml_error(e: Any) -> str:
 
 
 def show_key(key: Any) -> str:
+    if isinstance(key, Mapping):  # `? {a: b}`: ruamel's key type prints as an ordereddict
+        return _show(dict(key))
     return _show(list(key)) if isinstance(key, tuple) else _show(key)
+
+
+def unacceptable(character: Any) -> str:
+    """A character the YAML reader refuses anywhere in the file (a control character, a lone
+    surrogate): named by its code, with the way to write it."""
+    code = ord(character) if isinstance(character, str) else int(character)
+    return (f"the character U+{code:04X} is not allowed in YAML text; write it as an escape in "
+            f'a double-quoted string ("\\u{code:04x}")')

@@ -8,7 +8,8 @@ from pathlib import Path
 # buildah 1.28 (Debian bookworm) differs from BuildKit in three ways that matter here; each is
 # bridged on a copy of the generated Dockerfile, never on cigen's output itself:
 # 1. It rejects a relative mount target ("invalid container path \".\", must be an absolute
-#    path"); BuildKit resolves it against WORKDIR, so it is made absolute the same way.
+#    path"); BuildKit resolves it against WORKDIR, so it is made absolute the same way. (cigen
+#    writes absolute targets; the bridge keeps this for Dockerfiles written by hand.)
 # 2. It never invalidates a RUN --mount=type=bind layer when the mounted files change
 #    (containers/buildah#5400); BuildKit keys the layer on them. Each RUN that binds the
 #    context gets a shell comment with the context's digest, which gives buildah that key.

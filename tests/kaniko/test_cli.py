@@ -105,3 +105,11 @@ def test_a_bind_source_never_climbs_out_of_the_context(source: str, copied: str)
     text = (f"FROM alpine:3.22\nRUN --mount=type=bind,source={source},target=/mnt "
             "cat /mnt/x\n")
     assert copied + "\n" in convert(text).text
+
+
+def test_a_dockerfile_that_is_not_utf8_is_located(root: Path) -> None:
+    (root / "Dockerfile").write_bytes(b"FROM alpine:3.22\nRUN echo caf\xe9\n")  # Latin-1
+    result = kaniko(root, "Dockerfile", "-o", "out")
+    assert (result.returncode, result.stderr) == (
+        2, "Dockerfile:2:13: not UTF-8 (byte 0xe9); save the file as UTF-8\n")
+    assert not (root / "out").exists()

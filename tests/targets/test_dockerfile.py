@@ -30,7 +30,7 @@ APK_CACHE = "--mount=type=cache,id=apk,sharing=locked,target=/var/cache/apk"
 APT_LISTS = "--mount=type=cache,id=apt-lists,sharing=locked,target=/var/lib/apt/lists"
 APT_CACHE = "--mount=type=cache,id=apt,sharing=locked,target=/var/cache/apt"
 HEX_CACHE = "--mount=type=cache,id=hex-cache,sharing=locked,target=/root/.cache/rebar3"
-BIND_CONTEXT = "--mount=target=."
+BIND_CONTEXT = "--mount=target=/app/src"  # absolute: buildah before 1.29 refuses "."
 LINK_APK_CACHE = "ln -s /var/cache/apk /etc/apk/cache"
 
 # Descriptors beyond the fixture projects: each OS with empty, pinned and odd inputs.

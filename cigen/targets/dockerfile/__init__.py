@@ -18,7 +18,9 @@ SOURCE_DIR = "/app/src"
 # Build output outside the source: the bind-mounted source is read-only.
 REBAR_BASE_DIR = "/app/_build"
 REBAR_CACHE = "type=cache,id=hex-cache,sharing=locked,target=/root/.cache/rebar3"
-CONTEXT = "target=."  # a bind mount of the build context onto WORKDIR, instead of COPY . .
+# A bind mount of the build context onto WORKDIR, instead of COPY . . (absolute: buildah before
+# 1.29 refuses the relative `target=.`).
+CONTEXT = f"target={SOURCE_DIR}"
 RELEASE_DIR = "/opt/rel"
 # Dockerfile ENV values are read line by line; a line break cannot be written in one.
 _LINE_BREAK = re.compile(r"[\r\n]")
