@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cigen import inputs
 from cigen.core import is_executable
 
 if TYPE_CHECKING:
@@ -90,8 +91,12 @@ def _code_digest() -> str:
 
 
 def _digest(path: Path) -> str:
+    """A file's digest, or why there is none; a FIFO or device is never read (it could block or
+    never end), so it never matches a stored digest and the full check reports it."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(inputs.read(path)).hexdigest()
+    except FileNotFoundError:
         return "absent"
+    except OSError as e:
+        return f"unreadable: {type(e).__name__}"
 

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from cigen import manifest
+from cigen import inputs, manifest
 from cigen.core import Output, is_executable, is_generated, normalise
 from cigen.errors import RenderError
 
 _STALE_SECONDS = 60  # a render stages and renames its temp files within a second
-MAX_BYTES = 16 << 20
+MAX_BYTES = inputs.MAX_BYTES
 
 
 class Drift(NamedTuple):
@@ -29,10 +29,11 @@ class Drift(NamedTuple):
 def read(root: Path, rel: str) -> str | None:
     """A file's text as on disk (line endings kept), or None when it does not exist."""
     data = _on_disk(root, rel)
+    if data is None:
+        return None
     try:
-        return None if data is None else data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        assert data is not None
         line = data.count(b"\n", 0, e.start)
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise RenderError(f"{rel}:{line + 1}:{col}: not UTF-8 (byte 0x{data[e.start]:02x}); "
@@ -44,21 +45,16 @@ def _on_disk(root: Path, rel: str) -> bytes | None:
     one is refused without being read (it could block, or never end), and so is a file over
     MAX_BYTES: no input or output of cigen comes near it."""
     try:
-        fd = os.open(root / rel, os.O_RDONLY | os.O_NONBLOCK)
+        return inputs.read(root / rel, MAX_BYTES)
     except FileNotFoundError:
         return None
+    except inputs.NotRegular:
+        raise RenderError(f"{rel}: is not a regular file; cigen reads and writes only those"
+                          ) from None
+    except inputs.TooLarge:
+        raise RenderError(f"{rel}: over {MAX_BYTES >> 20} MiB; not a file cigen reads") from None
     except OSError as e:
         raise RenderError(_cannot(root, rel, "read", e)) from e
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise RenderError(_cannot(root, rel, "read", IsADirectoryError()) if stat.S_ISDIR(mode)
-                          else f"{rel}: is not a regular file; cigen reads and writes only those")
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise RenderError(f"{rel}: over {MAX_BYTES >> 20} MiB; not a file cigen reads")
-    return data
 
 
 def obstacles(outputs: Iterable[Output], root: Path) -> list[tuple[Output, str]]:

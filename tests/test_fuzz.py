@@ -35,6 +35,8 @@ YAML_BITS = (
     "!t ", "!!str ", "!!python/object:os.system ", "!!binary ", "#", '"', "'", "|", ">-", "---\n",
     "...\n", "%YAML 1.1\n", "~", "null", "1", "0x1F", "26.10", "true", "\x00", "\ufeff", "\ud800",
     "\\ud83d\\udc33", "\u2028", "\x85", "\r", "é", "version: 1\n", "erlang:\n  otp: '26'\n",
+    # the attack classes of issue 18: huge integers, deep nesting, paths that climb or repeat
+    "9" * 4400, "[" * 40, "{a: " * 40, "./", "//", "../", "/etc/", "ci/../../x", ".git/",
 )
 DOCKER_BITS = (
     "\n", " ", "\t", "\\\n", "\r\n", "# syntax=docker/dockerfile:1\n", "# escape=`\n", "`\n",
@@ -46,6 +48,8 @@ DOCKER_BITS = (
     "RUN <<EOF\necho hi\nEOF\n", "COPY <<EOF /f\nx\nEOF\n", "<<EOF", "EOF\n", "ONBUILD ",
     "COPY --link --parents a /b\n", "ADD https://x.invalid/a.git /s\n", "WORKDIR /w\n",
     "USER 1:1\n", "SHELL [\"/bin/bash\", \"-c\"]\n", "ENV A=\"$B\"\n", "\x00", "\u2028", "\x85",
+    "9" * 4400, "RUN --mount=type=bind,source=../../etc,target=/m ", "--mount=target=./x//y ",
+    "COPY ../../etc /e\n", "WORKDIR ../..\n",
 )
 
 

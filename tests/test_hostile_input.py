@@ -20,6 +20,11 @@ HEAD = 'version: 1\nname: u\nregistry: ghcr.io/acme\n'
     (HEAD + "x: " + "9" * 5000 + '\nerlang: {otp: "26.2.5"}\n', "4:4: a number of 5000 digits"),
     (HEAD + 'erlang: !!omap\n  - otp: "26.2.5"\n  - otp: "26.2.5"\n',
      "4:9: an ordered mapping (!!omap) names a key twice"),
+    # a mapping key whose own key is a tagged scalar (found by the fuzz run)
+    (HEAD + 'erlang:\n  otp: "26.2.5"\n  env:\n    ? !!str     : two\n',
+     '7:7: erlang.env.{"": "two"}: a key must be a plain name'),
+    (HEAD + 'erlang:\n  otp: "26.2.5"\n  env:\n    ? {a: b}\n    : c\n',
+     '7:7: erlang.env.{"a": "b"}: a key must be a plain name'),
 ])
 def test_descriptors_that_broke_the_reader(
     tmp_path: Path, run_line: Callable[..., Result], text: str, error: str

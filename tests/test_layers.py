@@ -12,7 +12,8 @@ from tests.conftest import REPO
 PACKAGE = REPO / "cigen"
 # Lowest first; a module may import its own layer and the layers below it.
 LAYERS = (
-    ("cigen", "cigen.core", "cigen.errors", "cigen.yamlio", "cigen.erlterms", "cigen.refs"),
+    ("cigen", "cigen.core", "cigen.errors", "cigen.yamlio", "cigen.erlterms", "cigen.refs",
+     "cigen.inputs"),
     ("cigen.schema", "cigen.remote", "cigen.manifest", "cigen.compat"),
     ("cigen.model",),
     ("cigen.descriptor", "cigen.kaniko", "cigen.files"),

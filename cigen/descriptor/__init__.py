@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cigen import schema
+from cigen import inputs, schema
 from cigen.core import KeyPath, Problem, printable
 from cigen.descriptor import messages
 from cigen.descriptor.locations import Document
@@ -57,16 +57,16 @@ def schema_problems(data: Any, token: Callable[[KeyPath], str]) -> Iterator[Prob
 
 def _read(path: Path, shown: str) -> str:
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = inputs.read(path, MAX_BYTES)
     except FileNotFoundError:
         raise DescriptorError(
             [f"{shown}: no such file; run cigen where cigen.yaml is, or pass -c PATH"]
         ) from None
+    except inputs.TooLarge:
+        raise DescriptorError([f"{shown}: over {MAX_BYTES >> 10} KiB; a descriptor is a few KiB"]
+                              ) from None
     except OSError as e:
         raise DescriptorError([f"{shown}: cannot read: {e.strerror}"]) from e
-    if len(data) > MAX_BYTES:
-        raise DescriptorError([f"{shown}: over {MAX_BYTES >> 10} KiB; a descriptor is a few KiB"])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

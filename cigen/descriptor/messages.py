@@ -208,9 +208,17 @@ def yaml_error(e: Any) -> str:
 
 
 def show_key(key: Any) -> str:
-    if isinstance(key, Mapping):  # `? {a: b}`: ruamel's key type prints as an ordereddict
-        return _show(dict(key))
-    return _show(list(key)) if isinstance(key, tuple) else _show(key)
+    return _show(_plainly(key))
+
+
+def _plainly(value: Any) -> Any:
+    """A key as JSON can show it: `? {a: b}` is a mapping (ruamel's prints as an ordereddict),
+    `? [a, b]` a tuple, and either may hold keys that are not strings."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str) else str(k): _plainly(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plainly(v) for v in value]
+    return value
 
 
 def unacceptable(character: Any) -> str:

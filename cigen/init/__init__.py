@@ -5,10 +5,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cigen import files
+from cigen import files, inputs
 from cigen.core import Plan, is_generated
 from cigen.errors import CigenError, DescriptorError
-from cigen.init.infer import Fact, Findings, infer
+from cigen.init.infer import HINT_BYTES, Fact, Findings, infer
 
 _HEADER = """\
 cigen.yaml: the one file cigen renders this service's CI and container build files from.
@@ -27,8 +27,13 @@ def init(directory: Path) -> int:
         raise CigenError(
             f"{target}: exists; cigen init never replaces it (move it away to start over)"
         )
-    if not (directory / "rebar.config").is_file():
-        raise CigenError(f"{directory}: no rebar.config; cigen init reads a rebar3 project")
+    try:
+        inputs.read(directory / "rebar.config", HINT_BYTES)
+    except FileNotFoundError:
+        raise CigenError(f"{directory}: no rebar.config; cigen init reads a rebar3 project"
+                         ) from None
+    except OSError as e:
+        raise CigenError(f"{directory / 'rebar.config'}: cannot read: {e.strerror}") from e
     found = infer(directory)
     text = render(found)
     plan = _create(target, text)

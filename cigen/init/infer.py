@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cigen import inputs
 from cigen.core import printable
 from cigen.erlterms import Atom, consult
 
 DEFAULT_OTP = "26.2.5"
+HINT_BYTES = 1 << 20  # rebar.config, .tool-versions, a workflow: a few KiB each
 _VERSION = re.compile(r"^[0-9]+(?:\.[0-9]+)*$")
 _TOOL_VERSIONS = re.compile(r"^erlang[ \t]+([0-9]+(?:\.[0-9]+)*)[ \t]*(?:#.*)?$", re.MULTILINE)
 _ERLANG_IMAGE = re.compile(r"\berlang:([0-9]+(?:\.[0-9]+)*)([-\w.]*)")
@@ -74,8 +76,10 @@ def _user_file(path: Path) -> bool:
 
 
 def _read(path: Path) -> str:
+    """A hint file's text; one that is missing, unreadable, huge or no regular file (a FIFO
+    would block) gives no hint."""
     try:
-        return path.read_text("utf-8", errors="replace")
+        return inputs.read(path, HINT_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return ""
 

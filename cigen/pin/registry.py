@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from cigen import refs, remote
+from cigen import inputs, refs, remote
 from cigen.errors import CigenError, RemoteError
 from cigen.refs import ImageRef
 from cigen.remote import Credentials, Reply
@@ -155,7 +155,7 @@ def docker_auths(env: Mapping[str, str]) -> dict[str, Credentials]:
     )
     path = folder / "config.json"
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(inputs.read(path, 1 << 20).decode("utf-8"))
     except FileNotFoundError:
         return {}
     except OSError as e:
