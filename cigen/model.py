@@ -156,12 +156,14 @@ class Publish:
     branches: tuple[str, ...]
     after: tuple[str, ...]
     cache_from: str | None
+    tags: tuple[str, ...] = ("v*",)  # git tag patterns that publish <image>:<version>
 
     @classmethod
     def create(cls, raw: Mapping[str, Any]) -> Publish:
         branches = tuple(raw["branches"])
         default_cache = branches[0] if branches else None
-        return cls(branches, tuple(raw["after"]), raw.get("cache_from", default_cache))
+        return cls(branches, tuple(raw["after"]), raw.get("cache_from", default_cache),
+                   tuple(raw["tags"]))
 
 
 @dataclass(frozen=True)
