@@ -264,3 +264,10 @@ def test_docker_shim_maps_the_script_call() -> None:
                      "."]
     assert pushes == [["buildah", "push", "--tls-verify=false", t, f"docker://{t}"]
                       for t in ("r/i:1", "r/i:b")]
+
+
+def test_docker_shim_maps_a_release_build_without_cache() -> None:
+    call = parse(["buildx", "build", "--file", "Dockerfile", "--target", "runner",
+                  "--tag", "r/i:1.4.2", "--no-cache", "--push", "."])
+    build, *_ = commands(call, ["buildah"], Path("/tmp/D"))
+    assert build[-6:] == ["--target", "runner", "--no-cache", "--tag", "r/i:1.4.2", "."]

@@ -16,7 +16,7 @@ from tests.e2e.compat import context_digest, for_buildah
 # flags), CIGEN_SHIM_LOG (where each call and its translation are appended).
 _VALUED = {"--file": "file", "-f": "file", "--target": "target", "--tag": "tags", "-t": "tags",
            "--build-arg": "build_args", "--cache-from": "cache_from", "--cache-to": "cache_to"}
-_FLAGS = {"--push": "push", "--load": "load"}
+_FLAGS = {"--push": "push", "--load": "load", "--no-cache": "no_cache"}
 
 
 class Usage(Exception):
@@ -30,6 +30,7 @@ class Buildx:
     target: str = ""
     push: bool = False
     load: bool = False
+    no_cache: bool = False
     tags: list[str] = field(default_factory=list)
     build_args: list[str] = field(default_factory=list)
     cache_from: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ def commands(call: Buildx, buildah: list[str], dockerfile: Path) -> list[list[st
              "--file", str(dockerfile)]
     build += [f"--build-arg={arg}" for arg in call.build_args]
     build += ["--target", call.target] if call.target else []
+    build += ["--no-cache"] if call.no_cache else []
     for tag in call.tags:
         build += ["--tag", tag]
     pushes = [[*buildah, "push", "--tls-verify=false", tag, f"docker://{tag}"]

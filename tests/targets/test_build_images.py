@@ -55,7 +55,8 @@ class Repo:
     @property
     def env(self) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items()
-                if k not in ("CIRCLE_BRANCH", "GITHUB_REF_NAME") and not k.startswith("GIT_")}
+                if k not in ("CIRCLE_BRANCH", "CIRCLE_TAG", "GITHUB_REF_NAME")
+                and not k.startswith("GIT_")}
         return {
             **keep,
             "PATH": f"{self.root / 'bin'}{os.pathsep}{os.environ['PATH']}",
@@ -111,15 +112,20 @@ def repo(tmp_path: Path) -> Repo:
 
 
 def _build(sha: str, branch_tag: str | None, *extra: str, cache: tuple[str, ...] = ("master",),
-           image: str = IMAGE, target: str = "runner") -> list[str]:
+           image: str = IMAGE, target: str = "runner", suffix: str = "") -> list[str]:
+    """The buildx call of a branch build: sha and branch tags; registry caches of every stage
+    (mode=max) per branch, read from this branch and the cache branch, written on a push."""
     argv = ["buildx", "build", "--file", "Dockerfile", "--target", target,
-            "--tag", f"{image}:{sha}"]
+            "--tag", f"{image}:{sha}{suffix}"]
     if branch_tag is not None:
-        argv += ["--tag", f"{image}:{branch_tag}",
-                 "--cache-from", f"type=registry,ref={image}:{branch_tag}"]
+        cache_ref = f"type=registry,ref={image}:{f'buildcache-{branch_tag}'[:128 - len(suffix)]}"
+        argv += ["--tag", f"{image}:{branch_tag[:128 - len(suffix)]}{suffix}",
+                 "--cache-from", cache_ref + suffix]
+        if "--push" in extra:
+            argv += ["--cache-to", f"{cache_ref}{suffix},mode=max"]
     for tag in cache:
-        argv += ["--cache-from", f"type=registry,ref={image}:{tag}"]
-    return [*argv, "--cache-to=type=inline", *extra, "."]
+        argv += ["--cache-from", f"type=registry,ref={image}:buildcache-{tag}{suffix}"]
+    return [*argv, *extra, "."]
 
 
 def test_on_a_branch_with_a_slash_tags_sha_and_safe_branch(repo: Repo) -> None:
@@ -157,7 +163,25 @@ def test_load_into_local_docker(repo: Repo) -> None:
 def test_target_and_registry_options(repo: Repo) -> None:
     result = repo.run("-p", "-t", "builder", "-r", "localhost:5000/team")
     image = "localhost:5000/team/service_discovery"
-    assert result.argv == _build(repo.sha, "main", "--push", image=image, target="builder")
+    # Another stage never takes the published image's tags, nor its cache.
+    assert result.argv == _build(repo.sha, "main", "--push", image=image, target="builder",
+                                 suffix="-builder")
+
+
+@pytest.mark.parametrize(("tag", "version"), [("v1.4.2", "1.4.2"), ("release/7", "release-7"),
+                                              ("vv2", "v2")])
+def test_a_release_is_tagged_with_its_version_and_built_without_cache(
+        repo: Repo, tag: str, version: str) -> None:
+    result = repo.run("-p", CIRCLE_TAG=tag)
+    assert result.code == 0, result
+    assert result.argv == ["buildx", "build", "--file", "Dockerfile", "--target", "runner",
+                           "--tag", f"{IMAGE}:{version}", "--no-cache", "--push", "."]
+
+
+def test_a_release_of_another_stage_keeps_its_suffix(repo: Repo) -> None:
+    result = repo.run("-p", "-t", "builder", CIRCLE_TAG="v1.4.2")
+    assert result.argv is not None
+    assert f"{IMAGE}:1.4.2-builder" in result.argv
 
 
 def test_the_cache_branch_itself_gets_one_cache_from(repo: Repo) -> None:
@@ -194,7 +218,8 @@ def test_any_branch_name_gives_a_valid_tag_or_none(tmp_path_factory: pytest.Temp
     assert result.argv is not None
     tags = [a.rsplit(":", 1)[1] for a in result.argv if a.startswith(f"{IMAGE}:")]
     assert tags[0] == repo.sha
-    assert all(DOCKER_TAG.fullmatch(tag) for tag in tags[1:]), tags
+    caches = [a.split(",")[1].rsplit(":", 1)[1] for a in result.argv if a.startswith("type=")]
+    assert all(DOCKER_TAG.fullmatch(tag) for tag in tags[1:] + caches), (tags, caches)
 
 
 _REPOS: dict[int, Repo] = {}
@@ -248,5 +273,6 @@ def test_descriptor_values_are_shell_quoted(tmp_path: Path) -> None:
     assert result.argv is not None
     assert result.argv[:3] == ["buildx", "build", "--file"]
     assert result.argv[3] == "my file"
-    assert f"type=registry,ref={IMAGE}:x---touch-pwned--echo----touch-pwned2-" in result.argv
+    assert f"type=registry,ref={IMAGE}:buildcache-x---touch-pwned--echo----touch-pwned2-" \
+        in result.argv
     assert not list(tmp_path.rglob("pwned*"))

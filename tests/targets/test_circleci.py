@@ -14,7 +14,11 @@ from tests.helpers import load_project, texts
 CONFIG = ".circleci/config.yml"
 SCRIPT = "ci/build_images.sh"
 # Where CircleCI's built-in steps live; anything else must be an orb's or the config's own job.
-BUILTIN_STEPS = {"checkout", "run"}
+BUILTIN_STEPS = {"checkout", "run", "save_cache", "restore_cache", "store_artifacts",
+                 "store_test_results", "persist_to_workspace", "attach_workspace"}
+# The rebar3 orb's commands at 0.8.1 (tsloughter/rebar3_orb, src/orb.yml, commit 0ded2e2).
+ORB_COMMANDS = {"with_deps_cache", "with_plt_cache", "on_fail_store_crashdump", "compile",
+                "dialyzer", "xref", "ct", "eunit", "lint", "cover"}
 
 MINIMAL = """\
 version: 1
@@ -229,24 +233,41 @@ def test_explicit_gcr_auth_on_another_host_uses_the_orb(tmp_path: Path) -> None:
     assert config["jobs"]["docker-build-and-push"]["steps"][1] == "gcp-gcr/gcr-auth"
 
 
-def test_cover_waits_for_ct_and_image_job_waits_for_publish_after(tmp_path: Path) -> None:
+def test_cover_runs_with_its_checks_in_one_job_that_the_image_job_waits_for(
+        tmp_path: Path) -> None:
     text = MINIMAL + """\
   checks: [cover, eunit, ct, xref]
 registry: ghcr.io/acme
 publish:
   branches: [main, release/2.x]
   after: [xref, ct, eunit]
+  tags: []
 """
     config = _config_of(tmp_path, text)
     [workflow] = config["workflows"].values()
     entries = dict(map(_workflow_job, workflow["jobs"]))
-    assert entries["rebar3/cover"]["requires"] == ["rebar3/ct"]
-    assert entries["rebar3/eunit"]["requires"] == ["rebar3/compile"]
+    # The orb's eunit and ct run without --cover: no orb job for the covered checks.
+    assert set(entries) == {"rebar3/compile", "ct", "rebar3/xref", "docker-build-and-push"}
+    assert entries["ct"] == {"requires": ["rebar3/compile"]}
     assert entries["docker-build-and-push"] == {
-        "requires": ["rebar3/ct", "rebar3/xref", "rebar3/eunit"],
+        "requires": ["ct", "rebar3/xref"],
         "filters": {"branches": {"only": ["main", "release/2.x"]}},
     }
+    steps = config["jobs"]["ct"]["steps"]
+    [cached] = [s["rebar3/with_deps_cache"]["steps"] for s in steps
+                if "rebar3/with_deps_cache" in s]
+    assert [s["run"]["command"] for s in cached] == [
+        "rebar3 eunit --cover", "rebar3 ct --cover", "rebar3 cover --verbose"]
+    assert {"store_artifacts": {"path": "~/project/_build/test/cover",
+                                "destination": "cover"}} in steps
     assert _reference_errors(config) == []
+
+
+def test_the_coverage_job_uses_the_orbs_commands_only(tmp_path: Path) -> None:
+    config = _config_of(tmp_path, MINIMAL + "  checks: [ct, cover]\nregistry: ghcr.io/acme\n")
+    used = {next(iter(s)).split("/", 1)[1] for s in config["jobs"]["ct"]["steps"]
+            if isinstance(s, dict) and next(iter(s)).startswith("rebar3/")}
+    assert used and used <= ORB_COMMANDS
 
 
 def test_without_ct_or_publish_after_the_image_job_waits_for_compile(tmp_path: Path) -> None:
@@ -256,13 +277,14 @@ def test_without_ct_or_publish_after_the_image_job_waits_for_compile(tmp_path: P
     assert _reference_errors(config) == []
 
 
-def test_cover_without_ct_is_a_descriptor_problem(tmp_path: Path) -> None:
+def test_cover_without_eunit_or_ct_is_a_descriptor_problem(tmp_path: Path) -> None:
     text = MINIMAL + "  checks: [xref, cover]\nregistry: ghcr.io/acme\npublish:\n  after: []\n"
     (tmp_path / "cigen.yaml").write_text(text)
     with pytest.raises(DescriptorError) as caught:
         load_project(tmp_path / "cigen.yaml", ("circleci",))
     [message] = caught.value.problems
-    assert message.startswith(f"{tmp_path / 'cigen.yaml'}:5:11: erlang.checks: cover needs ct")
+    assert message == (f"{tmp_path / 'cigen.yaml'}:5:18: erlang.checks[1]: cover reports the "
+                       "coverage of eunit or ct; add one of them")
 
 
 def test_cover_without_ct_is_fine_when_circleci_is_not_rendered(tmp_path: Path) -> None:
@@ -298,3 +320,49 @@ def _write_config(tmp_path: Path) -> Path:
     out = tmp_path / "rendered.yml"
     out.write_text(_render(tmp_path)[CONFIG])
     return out
+
+
+# --- release tags (publish.tags) ------------------------------------------------------------
+
+def _tag_filters(config: dict[str, Any]) -> dict[str, Any]:
+    [workflow] = config["workflows"].values()
+    return {name: params.get("filters", {}).get("tags")
+            for name, params in map(_workflow_job, workflow["jobs"])}
+
+
+def test_release_tags_run_every_job_of_the_chain(tmp_path: Path) -> None:
+    # CircleCI runs a job on a tag push only if it and every job it requires filter on tags.
+    config = _config_of(tmp_path, MINIMAL + "registry: ghcr.io/acme\n")
+    assert set(map(str, _tag_filters(config).values())) == {"{'only': ['/^v.*/']}"}
+    assert _image_job_entry(config)["filters"] == {
+        "branches": {"only": ["main"]}, "tags": {"only": ["/^v.*/"]}}
+    assert _reference_errors(config) == []
+
+
+def test_tag_patterns_become_anchored_regexes(tmp_path: Path) -> None:
+    text = MINIMAL + "registry: ghcr.io/acme\npublish:\n  tags: [release-1.0, rc*, '*']\n"
+    only = _image_job_entry(_config_of(tmp_path, text))["filters"]["tags"]["only"]
+    assert only == ["/^release-1\\.0$/", "/^rc.*/", "/^.*/"]
+
+
+def test_no_release_tags_no_tag_filters(tmp_path: Path) -> None:
+    text = MINIMAL + "registry: ghcr.io/acme\npublish:\n  branches: []\n  tags: []\n"
+    config = _config_of(tmp_path, text)
+    assert set(_tag_filters(config).values()) == {None}
+    assert "filters" not in _image_job_entry(config)
+
+
+# --- registry login ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("registry", "step"), [
+    ("us.gcr.io/acme", {"gcp-gcr/gcr-auth": {"use_oidc": True}}),
+    ("europe-docker.pkg.dev/acme/images",
+     {"gcp-gcr/gcr-auth": {"use_oidc": True, "registry-url": "europe-docker.pkg.dev"}}),
+])
+def test_oidc_login_needs_no_service_account_key(tmp_path: Path, registry: str,
+                                                 step: dict[str, Any]) -> None:
+    text = MINIMAL + f"registry: {registry}\ncircleci:\n  registry_auth: gcr-oidc\n"
+    config = _config_of(tmp_path, text)
+    assert step in config["jobs"]["docker-build-and-push"]["steps"]
+    assert "gcp-gcr" in config["orbs"]
+    assert _reference_errors(config) == []

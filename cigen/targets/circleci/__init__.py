@@ -6,7 +6,7 @@ from typing import Any
 from cigen import yamlio
 from cigen.core import Output, Plan, Problem
 from cigen.model import Project
-from cigen.targets import environment
+from cigen.targets import checks, environment
 from cigen.targets.base import banner, planned
 from cigen.targets.circleci import buildscript
 from cigen.targets.circleci import jobs as circleci_checks
@@ -31,12 +31,8 @@ def plan(project: Project) -> Plan:
 
 
 def problems(project: Project) -> list[Problem]:
-    found = [*environment.problems(project), *circleci_services.problems(project)]
-    checks = project.erlang.checks
-    if "cover" in checks and "ct" not in checks:
-        message = "cover needs ct: rebar3/cover reads the coverage data rebar3/ct saves; add ct"
-        found.append(Problem(("erlang", "checks"), message))
-    return found
+    return [*environment.problems(project), *circleci_services.problems(project),
+            *checks.problems(project.erlang.checks)]
 
 
 def config(project: Project) -> dict[str, Any]:
@@ -44,7 +40,7 @@ def config(project: Project) -> dict[str, Any]:
     executors = circleci_checks.executors(project)
     if executors:
         data["executors"] = executors
-    data["jobs"] = {IMAGE_JOB: _image_job(project)}
+    data["jobs"] = {**circleci_checks.own_jobs(project), IMAGE_JOB: _image_job(project)}
     jobs = [*circleci_checks.workflow_jobs(project), {IMAGE_JOB: _image_job_params(project)}]
     data["workflows"] = {project.circleci.workflow: {"jobs": jobs}}
     escaped: dict[str, Any] = _literal(data)
@@ -65,7 +61,8 @@ def _literal(node: Any) -> Any:
 
 
 def _orbs(project: Project) -> dict[str, str]:
-    used = [circleci_checks.ORB] + ([GCR_ORB] if project.circleci.registry_auth == "gcr" else [])
+    gcr = project.circleci.registry_auth in ("gcr", "gcr-oidc")
+    used = [circleci_checks.ORB] + ([GCR_ORB] if gcr else [])
     return {alias: project.circleci.orbs[alias] for alias in used}
 
 
@@ -85,10 +82,14 @@ def _image_job(project: Project) -> dict[str, Any]:
 
 def _auth_steps(project: Project) -> list[Any]:
     auth, host = project.circleci.registry_auth, project.registry_host
-    if auth == "gcr":
+    if auth in ("gcr", "gcr-oidc"):
+        # gcr-auth's use_oidc trades the service account key for the job's OIDC token through
+        # workload identity federation (CircleCI-Public/gcp-gcr-orb, src/commands/gcr-auth.yml
+        # at v0.16.10).
+        params: dict[str, Any] = {"use_oidc": True} if auth == "gcr-oidc" else {}
         if host.endswith(_ARTIFACT_REGISTRY):
-            return [{f"{GCR_ORB}/gcr-auth": {"registry-url": host}}]
-        return [f"{GCR_ORB}/gcr-auth"]
+            params["registry-url"] = host
+        return [{f"{GCR_ORB}/gcr-auth": params} if params else f"{GCR_ORB}/gcr-auth"]
     if auth == "docker-login":
         login = ('echo "$DOCKER_PASSWORD" | docker login --username "$DOCKER_LOGIN"'
                  f" --password-stdin {shlex.quote(host)}")
@@ -101,11 +102,18 @@ def _run(name: str, command: str) -> dict[str, Any]:
 
 
 def _image_job_params(project: Project) -> dict[str, Any]:
-    params: dict[str, Any] = {"requires": [job_name(c) for c in _image_job_waits_for(project)]}
+    names = circleci_checks.job_names(project)
+    waits = [names.get(c, job_name(c)) for c in _image_job_waits_for(project)]
+    params: dict[str, Any] = {"requires": list(dict.fromkeys(waits))}
     if project.circleci.context is not None:
         params["context"] = project.circleci.context
+    filters: dict[str, Any] = {}
     if project.publish.branches:
-        params["filters"] = {"branches": {"only": list(project.publish.branches)}}
+        filters["branches"] = {"only": list(project.publish.branches)}
+    if project.publish.tags:
+        filters["tags"] = circleci_checks.tag_filter(project)
+    if filters:
+        params["filters"] = filters
     return params
 
 

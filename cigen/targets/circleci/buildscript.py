@@ -12,7 +12,8 @@ _BODY = r"""
 usage() {
     printf '%s\n' \
         "Usage: ci/build_images.sh [-p | -l] [-t TARGET] [-r REGISTRY] [-h]" \
-        "Build the image with docker buildx, tagged with the commit SHA and the branch." \
+        "Build the image with docker buildx, tagged with the commit SHA and the branch;" \
+        "with CIRCLE_TAG set (a release), tagged with its version and built without cache." \
         "" \
         "  -p           push the image to the registry" \
         "  -l           load the image into the local docker" \
@@ -68,17 +69,43 @@ IMAGE=$registry/$image_name
 GIT_REF=$(git rev-parse HEAD)
 # CI checkouts are often a detached HEAD, so ask the CI for the branch first.
 branch=${CIRCLE_BRANCH:-${GITHUB_REF_NAME:-$(git symbolic-ref --short -q HEAD || true)}}
-branch_tag=$(tag_safe "$branch")
-cache_tag=$(tag_safe "$cache_branch")
+# A tag push on CircleCI: a release.
+release=${CIRCLE_TAG:-}
+# A stage other than the published one never takes the published image's tags.
+suffix=
+if [[ $target != "$default_target" ]]; then
+    suffix=-$(tag_safe "$target")
+fi
 
-args=(--file "$dockerfile" --target "$target" --tag "$IMAGE:$GIT_REF")
-if [[ -n $branch_tag ]]; then
-    args+=(--tag "$IMAGE:$branch_tag" --cache-from "type=registry,ref=$IMAGE:$branch_tag")
+# IMAGE:<text as a tag><suffix>, at most 128 characters in the tag.
+tagged() {
+    local tag
+    tag=$(tag_safe "$1")
+    printf '%s' "$IMAGE:${tag:0:$((128 - ${#suffix}))}$suffix"
+}
+
+args=(--file "$dockerfile" --target "$target")
+if [[ -n $release ]]; then
+    # Tagged with its version (v1.4.2 -> 1.4.2) and built without any cache: no layer a branch
+    # build cached reaches a release, and the commit's own tag keeps the branch build's image.
+    args+=(--tag "$(tagged "${release#v}")" --no-cache)
+else
+    args+=(--tag "$(tagged "$GIT_REF")")
+    # The cache is a registry image of every stage (mode=max), one per branch: the inline
+    # cache would hold the last stage only, and a fresh machine would compile everything.
+    branch_tag=$(tag_safe "$branch")
+    cache_tag=$(tag_safe "$cache_branch")
+    if [[ -n $branch_tag ]]; then
+        args+=(--tag "$(tagged "$branch_tag")"
+               --cache-from "type=registry,ref=$(tagged "buildcache-$branch_tag")")
+        if $push; then
+            args+=(--cache-to "type=registry,ref=$(tagged "buildcache-$branch_tag"),mode=max")
+        fi
+    fi
+    if [[ -n $cache_tag && $cache_tag != "$branch_tag" ]]; then
+        args+=(--cache-from "type=registry,ref=$(tagged "buildcache-$cache_tag")")
+    fi
 fi
-if [[ -n $cache_tag && $cache_tag != "$branch_tag" ]]; then
-    args+=(--cache-from "type=registry,ref=$IMAGE:$cache_tag")
-fi
-args+=(--cache-to=type=inline)
 if $push; then
     args+=(--push)
 elif $load; then

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from cigen.model import Project
-from cigen.targets import environment
+from cigen.targets import checks, environment
 from cigen.targets.circleci import services as circleci_services
 
 ORB = "rebar3"
@@ -22,15 +22,21 @@ def job_name(check: str) -> str:
     return f"{ORB}/{check}"
 
 
-def upstream(check: str) -> str:
-    """The check a job waits for: the orb's cover attaches the workspace that ct persists."""
-    return "ct" if check == "cover" else "compile"
+def job_names(project: Project) -> dict[str, str]:
+    """Check -> the workflow job that runs it: the orb's, or ours for a merged coverage job."""
+    return {check: job_name(check) if len(group) == 1 else job
+            for job, group in checks.groups(project.erlang.checks).items() for check in group}
 
 
 def workflow_jobs(project: Project) -> list[dict[str, Any]]:
-    """The orb's jobs for `erlang.checks`, after `rebar3/compile`, as the chapter wires them."""
+    """The orb's jobs for `erlang.checks`, after `rebar3/compile`, as the chapter wires them;
+    a coverage job of our own where `cover` is checked (see `own_jobs`)."""
     jobs = [_job(project, "compile", None)]
-    jobs += [_job(project, check, upstream(check)) for check in project.erlang.checks]
+    for job, group in checks.groups(project.erlang.checks).items():
+        if len(group) == 1:
+            jobs.append(_job(project, group[0], "compile"))
+        else:
+            jobs.append({job: _filtered(project, {"requires": [job_name("compile")]})})
     return jobs
 
 
@@ -42,7 +48,50 @@ def _job(project: Project, check: str, after: str | None) -> dict[str, Any]:
         params["pre-steps"] = pre_steps
     if after is not None:
         params["requires"] = [job_name(after)]
-    return {job_name(check): params}
+    return {job_name(check): _filtered(project, params)}
+
+
+def tag_filter(project: Project) -> dict[str, Any]:
+    """CircleCI runs a job on a tag push only when the job and every job it requires name the
+    tag in `filters.tags` (circleci.com/docs/workflows, "Executing workflows for a git tag")."""
+    return {"only": [_regex(pattern) for pattern in project.publish.tags]}
+
+
+def _regex(pattern: str) -> str:
+    prefix, star, _ = pattern.partition("*")
+    escaped = prefix.replace(".", "\\.")  # a tag pattern holds letters, digits, . _ - and *
+    return f"/^{escaped}.*/" if star else f"/^{escaped}$/"
+
+
+def _filtered(project: Project, params: dict[str, Any]) -> dict[str, Any]:
+    return {**params, "filters": {"tags": tag_filter(project)}} if project.publish.tags else params
+
+
+def own_jobs(project: Project) -> dict[str, Any]:
+    """Config-level jobs: the merged coverage job, when `cover` is checked. The orb's jobs take
+    only an executor and run eunit and ct without --cover (tsloughter/rebar3_orb, src/orb.yml at
+    0.8.1), so its rebar3/cover would find no coverdata. This job runs the covered checks with
+    --cover and then `rebar3 cover` inside the orb's own dependency cache, as GitHub's workflow
+    runs them in one job."""
+    return {job: _coverage_job(project, job, group)
+            for job, group in checks.groups(project.erlang.checks).items() if len(group) > 1}
+
+
+def _coverage_job(project: Project, job: str, group: tuple[str, ...]) -> dict[str, Any]:
+    serviced = next((c for c in group if environment.for_check(project, c)), group[0])
+    steps: list[Any] = ["checkout"]
+    for check in group:  # each check's service wait and setup commands, once each
+        steps += [s for s in circleci_services.pre_steps(project, check) if s not in steps]
+    runs = [{"run": {"name": f"rebar3 {c}", "command": checks.command(c, group)}} for c in group]
+    steps += [{f"{ORB}/with_deps_cache": {"steps": runs}},
+              {f"{ORB}/on_fail_store_crashdump": {"cmd": job}}]
+    if "ct" in group:  # what the orb's ct job keeps: JUnit results and the ct logs
+        steps += [{"store_test_results": {"path": "~/project/_build/test/logs/"}},
+                  {"store_artifacts": {"path": "~/project/_build/test/logs",
+                                       "destination": "common_test"}}]
+    steps.append({"store_artifacts": {"path": "~/project/_build/test/cover",
+                                      "destination": "cover"}})
+    return {"executor": check_executor(project, serviced), "steps": steps}
 
 
 def needs_own_executor(project: Project) -> bool:
