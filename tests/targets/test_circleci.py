@@ -134,7 +134,9 @@ def test_service_discovery_publishes_after_ct_on_every_branch() -> None:
     config = load_plain((FIXTURES / "service_discovery" / CONFIG).read_text())
     jobs = config["workflows"]["build-test-maybe-publish"]["jobs"]
     entries = dict(_workflow_job(e) for e in jobs)
-    assert entries["docker-build-and-push"] == {"requires": ["rebar3/ct"]}  # no filters
+    # every branch (no branch filter), and v* release tags
+    assert entries["docker-build-and-push"] == {"requires": ["rebar3/ct"],
+                                                "filters": {"tags": {"only": ["/^v.*/"]}}}
     assert list(entries) == ["rebar3/compile", "rebar3/xref", "rebar3/dialyzer", "rebar3/ct",
                              "docker-build-and-push"]
     for check in ("xref", "dialyzer", "ct"):
