@@ -134,10 +134,11 @@ def expected_argv(sha: str, branch: str) -> list[str]:
             "--tag", f"{image}:{sha}"]
     tag, cache = tag_of(branch), "release-.x-y"
     if tag:
-        argv += ["--tag", f"{image}:{tag}", "--cache-from", f"type=registry,ref={image}:{tag}"]
+        ref = f"type=registry,ref={image}:{tag_of('buildcache-' + tag)}"
+        argv += ["--tag", f"{image}:{tag}", "--cache-from", ref, "--cache-to", f"{ref},mode=max"]
     if cache != tag:
-        argv += ["--cache-from", f"type=registry,ref={image}:{cache}"]
-    return [*argv, "--cache-to=type=inline", "--push", "."]
+        argv += ["--cache-from", f"type=registry,ref={image}:{tag_of('buildcache-' + cache)}"]
+    return [*argv, "--push", "."]
 
 
 @pytest.fixture
@@ -171,7 +172,9 @@ def test_build_script_passes_hostile_options_to_docker_inert(script_repo: Repo) 
     result = script_repo.run("-p", "-r", registry, "-t", target, CIRCLE_BRANCH="main")
     assert result.code == 0, result
     assert result.argv is not None
-    assert result.argv[4:8] == ["--target", target, "--tag", f"{registry}/x.y-z:{script_repo.sha}"]
+    # another stage than the published one: its tags carry the stage, made tag-safe
+    assert result.argv[4:8] == ["--target", target, "--tag",
+                                f"{registry}/x.y-z:{script_repo.sha}-{tag_of(target)}"]
     assert not list(script_repo.root.rglob(f"*{CANARY}*"))
 
 
