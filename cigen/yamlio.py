@@ -29,9 +29,9 @@ _AMBIGUOUS = re.compile(
 # What a plain, quoted or literal scalar cannot hold as it is: control characters, BOM, and the
 # YAML 1.1 line breaks (NEL, LS, PS) that readers fold away. Such strings are double-quoted and
 # escaped.
-_UNPRINTABLE = re.compile(
-    "[^\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+# Written as the characters it finds, not as the complement of the printable ones: the same set,
+# and compiled in a tenth of the time (a negated class of wide ranges costs ~5 ms on every run).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 class _PlainKey(str):

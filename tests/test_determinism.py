@@ -125,3 +125,18 @@ def test_the_unicode_project_is_not_ascii(wanted: dict[str, dict[str, bytes]]) -
         if rel.endswith((".yml", ".yaml")) or rel == "Dockerfile":
             assert any(b > 0x7F for b in data), rel
     assert json.dumps(UNICODE, ensure_ascii=False).encode() != json.dumps(UNICODE).encode()
+
+
+def test_what_is_double_quoted_is_exactly_what_no_plain_or_literal_scalar_can_hold() -> None:
+    """yamlio writes the unprintable set as the characters it holds (fast to compile); it must
+    be exactly the complement of what YAML prints as is: tab, line feed, printable ASCII, and
+    the rest of Unicode but C1 controls, the YAML 1.1 line breaks, surrogates, BOM and the two
+    non-characters at the end of the basic plane."""
+    import re
+
+    from cigen.yamlio import _UNPRINTABLE
+
+    printable = re.compile("[\t\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
+                           "\U00010000-\U0010ffff]")
+    assert [cp for cp in range(0x110000)
+            if bool(_UNPRINTABLE.match(chr(cp))) == bool(printable.match(chr(cp)))] == []
