@@ -9,6 +9,8 @@ from cigen import compat
 
 RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
 _GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
+# The Secret Manager secrets a docker-login Cloud Build reads unless the descriptor names others.
+_REGISTRY_SECRET = "projects/$PROJECT_ID/secrets/registry-{}/versions/latest"  # noqa: S105 (a name)
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -152,6 +154,15 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Private:
+    hex_organizations: tuple[str, ...] = ()
+    git_hosts: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.hex_organizations or self.git_hosts)
+
+
+@dataclass(frozen=True)
 class Publish:
     branches: tuple[str, ...]
     after: tuple[str, ...]
@@ -202,6 +213,15 @@ class CloudBuild:
     logging: str | None
     service_account: str | None
     secrets: Mapping[str, str]  # env name -> Secret Manager version name
+    registry_auth: str  # "service-account", "docker-login" or "none"
+    registry_username_secret: str | None  # Secret Manager versions; set only with docker-login
+    registry_password_secret: str | None
+    release_file: str
+
+    @property
+    def registry_host(self) -> str:
+        """The host the image step pushes to (substitutions as written)."""
+        return self.destination.split("/", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -220,6 +240,7 @@ class Project:
     github: GitHub
     cloudbuild: CloudBuild
     user_dockerfile: str | None = None  # the user's Dockerfile text when image.generate is false
+    private: Private = Private()
 
     @property
     def registry_host(self) -> str:
@@ -248,6 +269,8 @@ class Project:
             circleci=_circleci(raw["circleci"], host),
             github=_github(raw["github"], host),
             cloudbuild=_cloudbuild(raw["cloudbuild"], f"{registry}/{image_name}", image),
+            private=Private(tuple(raw["private"]["hex_organizations"]),
+                            tuple(raw["private"]["git_hosts"])),
         )
 
 
@@ -274,13 +297,17 @@ def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
     account = raw.get("service_account")
     # Cloud Build refuses a build with its own service account that logs to the default bucket.
     logging = raw.get("logging", "CLOUD_LOGGING_ONLY" if account else None)
+    destination = raw.get("destination", f"{repo}:$COMMIT_SHA")
+    host = destination.split("/", 1)[0]
+    auth = raw.get("registry_auth", "service-account" if is_gcp_host(host) else "docker-login")
+    login = auth == "docker-login"
     return CloudBuild(
         file=raw["file"],
         kaniko_image=raw["kaniko_image"],
         cache=raw["cache"],
         cache_ttl=raw["cache_ttl"],
         substitutions=_frozen(raw["substitutions"]),
-        destination=raw.get("destination", f"{repo}:$COMMIT_SHA"),
+        destination=destination,
         tags=tuple(raw["tags"]),
         cache_repo=raw.get("cache_repo"),
         builder=raw["builder"],
@@ -291,4 +318,10 @@ def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
         logging=logging,
         service_account=account,
         secrets=_frozen(raw["secrets"]),
+        registry_auth=auth,
+        registry_username_secret=raw.get(
+            "registry_username_secret", _REGISTRY_SECRET.format("username") if login else None),
+        registry_password_secret=raw.get(
+            "registry_password_secret", _REGISTRY_SECRET.format("password") if login else None),
+        release_file=raw["release_file"],
     )

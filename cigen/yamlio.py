@@ -31,7 +31,8 @@ _AMBIGUOUS = re.compile(
 # escaped.
 # Written as the characters it finds, not as the complement of the printable ones: the same set,
 # and compiled in a tenth of the time (a negated class of wide ranges costs ~5 ms on every run).
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 class _PlainKey(str):

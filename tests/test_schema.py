@@ -128,13 +128,19 @@ def test_the_minimal_descriptor_resolves_to_the_documented_defaults() -> None:
         github=GitHub(workflow_file=".github/workflows/ci.yml", runs_on="ubuntu-24.04",
                       cache="gha", auth="ghcr", pin_actions=True),
         cloudbuild=CloudBuild(file="cloudbuild.yaml",
-                              kaniko_image="gcr.io/kaniko-project/executor:v1.24.0", cache=True,
+                              kaniko_image="ghcr.io/osscontainertools/kaniko:v1.28.3", cache=True,
                               cache_ttl="8h", substitutions=frozen({}),
                               destination="ghcr.io/acme/hello:$COMMIT_SHA", tags=(),
                               cache_repo=None, builder="kaniko",
                               docker_image="gcr.io/cloud-builders/docker:24.0.9",
                               run_checks=False, timeout=None, machine_type=None, logging=None,
-                              service_account=None, secrets=frozen({})),
+                              service_account=None, secrets=frozen({}),
+                              registry_auth="docker-login",
+                              registry_username_secret="projects/$PROJECT_ID/secrets/"
+                              "registry-username/versions/latest",
+                              registry_password_secret="projects/$PROJECT_ID/secrets/"
+                              "registry-password/versions/latest",
+                              release_file="cloudbuild.release.yaml"),
         user_dockerfile=None,
     )
     assert load_project(FIXTURES / "minimal" / "cigen.yaml") == expected

@@ -61,16 +61,37 @@ def render(found: Findings) -> str:
     doc["version"] = 1
     _put(doc, "name", found.name, "NOT FOUND: no relx release; the folder's name")
     _put(doc, "registry", found.registry, _NO_REGISTRY)
-    if found.targets.value:
-        doc["targets"] = list(found.targets.value)
-        doc.yaml_set_comment_before_after_key("targets", before=found.targets.source)
+    targets = _targets(found)
+    if targets.value:
+        doc["targets"] = list(targets.value)
+        doc.yaml_set_comment_before_after_key("targets", before=targets.source)
     doc["erlang"] = CommentedMap()
     otp = Fact(DoubleQuotedScalarString(found.otp.value), found.otp.source)
     _put(doc["erlang"], "otp", otp, _NO_OTP, 2)
     image = _image(found, CommentedMap())
     if image:
         doc["image"] = image
+    organizations, hosts = found.private.value
+    if organizations or hosts:
+        private = CommentedMap()
+        if organizations:
+            private["hex_organizations"] = list(organizations)
+        if hosts:
+            private["git_hosts"] = list(hosts)
+        doc["private"] = private
+        doc.yaml_set_comment_before_after_key("private", before=found.private.source)
     return str(dump(doc))
+
+
+def _targets(found: Findings) -> Fact:
+    """The targets the CI files name (none: every target), less cloudbuild with private
+    dependencies, which cigen cannot give Cloud Build yet (docs/private-dependencies.md)."""
+    named = found.targets.value or ("circleci", "github", "cloudbuild")
+    if not any(found.private.value) or "cloudbuild" not in named:
+        return found.targets
+    kept = tuple(t for t in named if t != "cloudbuild")
+    return Fact(kept, "cloudbuild left out: cigen cannot give Cloud Build the keys of private "
+                      "dependencies yet (docs/private-dependencies.md)")
 
 
 def _image(found: Findings, image: Any) -> Any:

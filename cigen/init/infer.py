@@ -20,6 +20,11 @@ _GITHUB_OWNER = re.compile(
     r"(?:^|[@/.])github\.com(?::[0-9]+)?[:/]+([A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/"
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ORG = re.compile(r"[a-z0-9][a-z0-9_-]*")  # as the schema's private.hex_organizations
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # as the schema's private.git_hosts
+# git@host:path, or ssh://[user@]host[:port]/path
+_SSH_URL = re.compile(r"(?:[\w.-]+@([^:/\s]+):(?!//)|ssh://(?:[^@/\s]+@)?([^:/\s]+))")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Findings:
     targets: Fact  # tuple of target names, or None when no CI file says
     apps: tuple[str, ...]
     umbrella: bool
+    private: Fact = Fact(((), ()))  # (Hex organisations, git hosts over SSH)
 
 
 def infer(root: Path) -> Findings:
@@ -65,7 +71,38 @@ def infer(root: Path) -> Findings:
         targets=_targets(root),
         apps=apps,
         umbrella=bool(list(root.glob("apps/*/src/*.app.src"))),
+        private=_private(terms),
     )
+
+
+def _private(terms: list[Any]) -> Fact:
+    """Hex organisations (hex repos named hexpm:<org>) and the hosts of git dependencies
+    fetched over SSH (git@host: or ssh:// URLs), from rebar.config and its profiles."""
+    organizations = [name.split(":", 1)[1] for repo in _list(_get(_get(terms, "hex"), "repos"))
+                     if isinstance(repo, dict) and isinstance(name := repo.get("name"), str)
+                     and name.startswith("hexpm:") and _ORG.fullmatch(name.split(":", 1)[1])]
+    sections = [_get(terms, "deps")] + [_get(opts, "deps") for _, opts in
+                                        _pairs(_get(terms, "profiles"))]
+    hosts = [host for deps in sections for dep in _list(deps)
+             if (host := _ssh_host(dep)) is not None]
+    found = (tuple(dict.fromkeys(organizations)), tuple(dict.fromkeys(hosts)))
+    said = [f"hex repos hexpm:{o}" for o in found[0]] + [f"git deps over SSH on {h}"
+                                                         for h in found[1]]
+    return Fact(found, f"rebar.config: {', '.join(said)}" if said else "")
+
+
+def _ssh_host(dep: Any) -> str | None:
+    source = dep[1] if isinstance(dep, tuple) and len(dep) >= 2 else None
+    if not (isinstance(source, tuple) and len(source) >= 2 and source[0] in ("git", "git_subdir")
+            and isinstance(source[1], str)):
+        return None
+    found = _SSH_URL.match(source[1])
+    host = (found.group(1) or found.group(2)) if found else None
+    return host if host and _HOST.fullmatch(host) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _user_file(path: Path) -> bool:

@@ -74,12 +74,13 @@ def _defaults(project: Project) -> list[tuple[Key, str]]:
         if project.image.runner:  # None only when the build refuses the descriptor
             out.append((("image", "runner"), project.image.runner))
     if "cloudbuild" in project.targets:
-        name = (
-            "docker_image"
-            if getattr(project.cloudbuild, "builder", "kaniko") == "buildx"
-            else "kaniko_image"
-        )
-        out.append((("cloudbuild", name), getattr(project.cloudbuild, name)))
+        cb = project.cloudbuild
+        if cb.builder == "kaniko":
+            out.append((("cloudbuild", "kaniko_image"), cb.kaniko_image))
+        # the docker image also runs the login, the release retag and the test services
+        if cb.builder == "buildx" or cb.registry_auth == "docker-login" or project.publish.tags \
+                or (cb.run_checks and project.erlang.services):
+            out.append((("cloudbuild", "docker_image"), cb.docker_image))
     return out
 
 

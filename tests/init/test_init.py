@@ -199,3 +199,49 @@ def test_cli_init(run_line: object, tmp_path: Path) -> None:
     again = run_line(["cigen", "init", str(root)])  # type: ignore[operator]
     assert again.code == 2, again
     assert "never replaces it" in again.stderr
+
+
+PRIVATE_REBAR_CONFIG = """\
+{relx, [{release, {app, "1"}, [app]}]}.
+{hex, [{repos, [#{name => <<"hexpm:acme">>}, #{name => <<"hexpm">>}]}]}.
+{deps, [{a, {git, "git@github.com:acme/a.git", {tag, "1"}}},
+        {b, {git, "https://github.com/x/b.git", {tag, "2"}}},
+        {c, "1.0.0"}]}.
+{profiles, [{test, [{deps, [{d, {git_subdir, "ssh://git@git.example.com:2222/d.git",
+                                 {branch, "main"}, "sub"}}]}]}]}.
+"""
+
+
+def test_private_dependencies_are_found(tmp_path: Path) -> None:
+    (tmp_path / "rebar.config").write_text(PRIVATE_REBAR_CONFIG)
+    found = infer(tmp_path).private
+    assert found.value == (("acme",), ("github.com", "git.example.com"))
+    assert found.source == ("rebar.config: hex repos hexpm:acme, git deps over SSH on "
+                            "github.com, git deps over SSH on git.example.com")
+
+
+def test_init_writes_the_private_block(tmp_path: Path) -> None:
+    (tmp_path / "rebar.config").write_text(PRIVATE_REBAR_CONFIG)
+    (tmp_path / ".tool-versions").write_text("erlang 26.2.5\n")
+    (tmp_path / ".circleci").mkdir()
+    (tmp_path / ".circleci" / "config.yml").write_text("version: 2.1\n")
+    assert init(tmp_path) == 0
+    project = load_project(tmp_path / "cigen.yaml")
+    assert project.private.hex_organizations == ("acme",)
+    assert project.private.git_hosts == ("github.com", "git.example.com")
+    assert "# rebar.config: hex repos hexpm:acme" in (tmp_path / "cigen.yaml").read_text()
+
+
+def test_no_private_dependencies_no_block(tmp_path: Path) -> None:
+    (tmp_path / "rebar.config").write_text('{deps, [{b, {git, "https://github.com/x/b.git", '
+                                           '{tag, "2"}}}]}.\n')
+    assert infer(tmp_path).private.value == ((), ())
+
+
+def test_with_private_dependencies_cloudbuild_is_left_out_and_said_so(tmp_path: Path) -> None:
+    (tmp_path / "rebar.config").write_text(PRIVATE_REBAR_CONFIG)
+    (tmp_path / ".tool-versions").write_text("erlang 26.2.5\n")
+    assert init(tmp_path) == 0
+    text = (tmp_path / "cigen.yaml").read_text()
+    assert "# cloudbuild left out: cigen cannot give Cloud Build the keys" in text
+    assert load_project(tmp_path / "cigen.yaml").targets == ("circleci", "github")

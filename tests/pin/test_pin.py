@@ -73,6 +73,7 @@ image:
 
 cloudbuild:
   kaniko_image: {kaniko}
+  docker_image: {docker}   # logs in and retags releases
   substitutions:
     _BASE_IMAGE: {base}   # same image as the builder
     _RUNNER_IMAGE: us.gcr.io/$PROJECT_ID/alpine:3.10.2   # expanded by Cloud Build: left alone
@@ -89,6 +90,7 @@ def commented(registry_url: str, repo: str) -> tuple[dict[str, str], dict[str, s
         "runner": push_image(registry_url, f"{repo}/alpine", "3.24", "runner"),
         "pg": push_image(registry_url, f"{repo}/postgres", "16", "pg"),
         "cache": push_image(registry_url, f"{repo}/redis", "7", "redis"),
+        "docker": push_image(registry_url, f"{repo}/docker", "24.0.9", "docker"),
     }
     platforms = [
         push_image(registry_url, f"{repo}/executor", f"v1-{a}", a) for a in ("amd64", "arm64")
@@ -100,6 +102,7 @@ def commented(registry_url: str, repo: str) -> tuple[dict[str, str], dict[str, s
         "pg": "postgres:16",
         "cache": "redis:7",
         "kaniko": "executor:v1.24.0",
+        "docker": "docker:24.0.9",
     }
     written = {k: f"{h}/{repo}/{v}" for k, v in tags.items()}
     return written, {k: f"{v}@{digests[k]}" for k, v in written.items()}
@@ -198,7 +201,8 @@ def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> N
     digests = {
         "base": push_image(registry_url, "library/erlang", "26.2.5-alpine", "hub-erlang"),
         "runner": push_image(registry_url, "library/alpine", "3.24", "hub-alpine"),
-        "kaniko": push_image(registry_url, "kaniko-project/executor", "v1.24.0", "kaniko"),
+        "kaniko": push_image(registry_url, "osscontainertools/kaniko", "v1.28.3", "kaniko"),
+        "docker": push_image(registry_url, "cloud-builders/docker", "24.0.9", "docker"),
     }
     seen_hosts: list[str] = []
 
@@ -212,7 +216,7 @@ def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> N
     )
     config = write(tmp_path, text)
     assert run_pin(config, Registry(quick_client(), endpoint=endpoint)) == 0
-    assert sorted(set(seen_hosts)) == ["gcr.io", "registry-1.docker.io"]
+    assert sorted(set(seen_hosts)) == ["gcr.io", "ghcr.io", "registry-1.docker.io"]
     assert config.read_text() == (
         'version: 1\nname: app\nregistry: ghcr.io/acme  # where\nerlang:\n  otp: "26.2.5"\nimage:\n'
         f"  base: erlang:26.2.5-alpine@{digests['base']}"
@@ -220,7 +224,10 @@ def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> N
         f"  runner: alpine:3.24@{digests['runner']}  # pinned default: no longer follows image.os\n"
         "  # the OS\n  os: alpine\n"
         "cloudbuild:\n"
-        f"  kaniko_image: gcr.io/kaniko-project/executor:v1.24.0@{digests['kaniko']}"
+        f"  kaniko_image: ghcr.io/osscontainertools/kaniko:v1.28.3@{digests['kaniko']}"
+        "  # pinned default\n"
+        # the docker image logs in to ghcr.io and retags releases: pinned as well
+        f"  docker_image: gcr.io/cloud-builders/docker:24.0.9@{digests['docker']}"
         "  # pinned default\n"
     )
     project = load_project(config)
@@ -235,7 +242,8 @@ def test_rendered_outputs_use_the_pinned_references(
     for name, tag in (
         ("library/erlang", "26.2.5-alpine"),
         ("library/alpine", "3.24"),
-        ("kaniko-project/executor", "v1.24.0"),
+        ("osscontainertools/kaniko", "v1.28.3"),
+        ("cloud-builders/docker", "24.0.9"),
     ):
         push_image(registry_url, name, tag, name)
     assert run_pin(config, Registry(quick_client(), endpoint=lambda _: registry_url)) == 0
@@ -244,7 +252,8 @@ def test_rendered_outputs_use_the_pinned_references(
     rendered = "".join(
         p.read_text() for p in folder.rglob("*") if p.is_file() and p.name != "cigen.yaml"
     )
-    for ref in (project.image.base, project.image.runner or "", project.cloudbuild.kaniko_image):
+    for ref in (project.image.base, project.image.runner or "", project.cloudbuild.kaniko_image,
+                project.cloudbuild.docker_image):
         assert "@sha256:" in ref
         assert ref in rendered, f"{ref} is not in any output"
 

@@ -15,7 +15,7 @@ CONFIG = ".circleci/config.yml"
 SCRIPT = "ci/build_images.sh"
 # Where CircleCI's built-in steps live; anything else must be an orb's or the config's own job.
 BUILTIN_STEPS = {"checkout", "run", "save_cache", "restore_cache", "store_artifacts",
-                 "store_test_results", "persist_to_workspace", "attach_workspace"}
+                 "store_test_results", "persist_to_workspace", "attach_workspace", "add_ssh_keys"}
 # The rebar3 orb's commands at 0.8.1 (tsloughter/rebar3_orb, src/orb.yml, commit 0ded2e2).
 ORB_COMMANDS = {"with_deps_cache", "with_plt_cache", "on_fail_store_crashdump", "compile",
                 "dialyzer", "xref", "ct", "eunit", "lint", "cover"}
@@ -269,7 +269,8 @@ def test_the_coverage_job_uses_the_orbs_commands_only(tmp_path: Path) -> None:
     config = _config_of(tmp_path, MINIMAL + "  checks: [ct, cover]\nregistry: ghcr.io/acme\n")
     used = {next(iter(s)).split("/", 1)[1] for s in config["jobs"]["ct"]["steps"]
             if isinstance(s, dict) and next(iter(s)).startswith("rebar3/")}
-    assert used and used <= ORB_COMMANDS
+    assert used
+    assert used <= ORB_COMMANDS
 
 
 def test_without_ct_or_publish_after_the_image_job_waits_for_compile(tmp_path: Path) -> None:

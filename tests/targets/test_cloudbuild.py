@@ -62,6 +62,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                "machine_type": "E2_HIGHCPU_8"}},
     "user-dockerfile": {"image": {"generate": False, "dockerfile": "docker/Dockerfile",
                                   "target": "app", "keep_git": False}},
+    # Registries the build's service account cannot push to: a docker login from Secret Manager.
+    "ghcr-login": {"registry": "ghcr.io/acme", "erlang": {"otp": "26.2.5", "checks": ["ct"]},
+                   "cloudbuild": {"run_checks": True, "secrets": {
+                       "HEX_API_KEY": "projects/$PROJECT_ID/secrets/hex/versions/latest"},
+                       "registry_username_secret": "projects/acme/secrets/ghcr-user/versions/2",
+                       "registry_password_secret": "projects/acme/secrets/ghcr-token/versions/3"}},
+    "docker-hub-buildx": {"registry": "docker.io/acme", "cloudbuild": {"builder": "buildx"}},
+    "docker-hub-buildx-checks": {"registry": "docker.io/acme",
+                                 "cloudbuild": {"builder": "buildx", "run_checks": True}},
+    "auth-none": {"registry": "registry.example.com:5443/team",
+                  "cloudbuild": {"registry_auth": "none"}},
+    "upstream-kaniko": {"cloudbuild": {"kaniko_image": "gcr.io/kaniko-project/executor:v1.24.0"}},
+    "release-tags": {"publish": {"tags": ["v*", "release-*", "1.0"]}},
+    "no-release": {"publish": {"tags": []}},
 }
 
 
@@ -89,9 +103,11 @@ def _config(files: dict[str, str], project: Project) -> dict[str, Any]:
 
 def _check_all(project: Project, files: dict[str, str], root: Path) -> None:
     """Every independent oracle on every output of the cloudbuild target."""
-    config_path = root / project.cloudbuild.file
-    oracles.check_jsonschema("vendor.cloudbuild", config_path)
-    oracles.yamllint(config_path)
+    for path in (project.cloudbuild.file, project.cloudbuild.release_file):
+        if path in files:
+            oracles.check_jsonschema("vendor.cloudbuild", root / path)
+            oracles.yamllint(root / path)
+    assert (project.cloudbuild.release_file in files) is bool(project.publish.tags)
     assert cloudbuild.lint(project, files) == []
     for text in texts(project, "cloudbuild").values():
         assert MARKER in text.splitlines()[0]
@@ -128,8 +144,9 @@ def test_variant_outputs_pass_every_oracle(name: str, tmp_path: Path) -> None:
 def test_service_discovery_is_the_chapters_config() -> None:
     project = load_project(FIXTURES / "service_discovery" / "cigen.yaml")
     config = _config(texts(project, "cloudbuild"), project)
-    [step] = config["steps"]
-    assert step == {"name": "gcr.io/kaniko-project/executor:v1.24.0", "args": CHAPTER_ARGS}
+    [step] = config["steps"]  # us.gcr.io: the build's service account pushes, no login
+    # The chapter's executor, gcr.io/kaniko-project/executor, is archived: the maintained fork.
+    assert step == {"name": "ghcr.io/osscontainertools/kaniko:v1.28.3", "args": CHAPTER_ARGS}
     assert config["substitutions"] == CHAPTER_SUBSTITUTIONS
     # The one addition: the substitutions name $PROJECT_ID, which manual builds expand only so.
     assert config["options"] == {"dynamicSubstitutions": True}
@@ -142,13 +159,14 @@ def test_minimal_defaults_need_no_dynamic_substitutions() -> None:
     assert config["substitutions"] == {"_BASE_IMAGE": "erlang:26.2.5-alpine",
                                        "_RUNNER_IMAGE": "alpine:3.24"}
     assert "options" not in config
-    assert "--destination=ghcr.io/acme/hello:$COMMIT_SHA" in config["steps"][0]["args"]
+    assert "--destination=ghcr.io/acme/hello:$COMMIT_SHA" in config["steps"][-1]["args"]
 
 
 def test_buildx_builds_the_buildkit_dockerfile_with_a_registry_cache(tmp_path: Path) -> None:
     project = _project(tmp_path, VARIANTS["buildx"])
     files = texts(project, "cloudbuild")
-    assert set(files) == {"cloudbuild.yaml", ".gcloudignore"}  # no Kaniko variant
+    # no Kaniko variant
+    assert set(files) == {"cloudbuild.yaml", "cloudbuild.release.yaml", ".gcloudignore"}
     create, build = _config(files, project)["steps"]
     assert create["args"][:2] == ["buildx", "create"]
     assert "--use" in create["args"]

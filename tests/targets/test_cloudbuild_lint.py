@@ -21,6 +21,7 @@ from tests.conftest import Result
 from tests.helpers import texts
 
 KANIKO = "gcr.io/kaniko-project/executor:v1.24.0"
+_AUTH = {"name": "auth", "path": "/registry-auth"}
 GOOD = {
     "steps": [{"name": KANIKO, "args": ["--dockerfile=./ci/Dockerfile.cb", "--build-arg=B=$_B",
                                         "--destination=gcr.io/$PROJECT_ID/app:$COMMIT_SHA",
@@ -70,6 +71,12 @@ BROKEN = {
                    "steps[0].args[0]: Dockerfile.cb is not in this render"),
     "builtin": ({"steps": [{"name": KANIKO, "args": ["--build-arg=B=$_B", "$HOME"]}]},
                 "steps[0].args[1]: $HOME is neither a built-in nor a user substitution"),
+    # a login's Docker config in the build context would be copied into the image
+    "volume-in-context": ({"steps": [{**GOOD["steps"][0], "volumes": [_AUTH]}, {
+        "name": KANIKO, "volumes": [{"name": "auth", "path": "/workspace/.docker"}]}]},
+        "steps[1].volumes: /workspace/.docker is not an absolute path outside /workspace"),
+    "volume-once": ({"steps": [{**GOOD["steps"][0], "volumes": [_AUTH]}]},
+                    "steps: volume auth is used by one step; Cloud Build wants two or more"),
 }
 
 

@@ -106,14 +106,46 @@ def zizmor(*paths: Path) -> None:
         oracles.run(oracles.tool("zizmor"), "--offline", "--no-progress", *paths)
 
 
+# docker-login's secrets: zizmor's auditor persona asks for them in a GitHub environment
+# (secrets-outside-env), a repository setting the workflow cannot make (docs/targets.md).
+REGISTRY_SECRETS = ("secrets.REGISTRY_USERNAME", "secrets.REGISTRY_PASSWORD")
+
+
+def auditor_findings(*paths: Path) -> list[tuple[str, str, str]]:
+    """(file, audit, the flagged text) of each finding of zizmor's auditor persona."""
+    proc = oracles.run(oracles.tool("zizmor"), "--offline", "--no-progress", "--persona",
+                       "auditor", "--format", "json", *paths, ok=(0, 11, 12, 13, 14),
+                       unset=("GH_TOKEN", "GITHUB_TOKEN"))
+    return [(where["symbolic"]["key"]["Local"]["verbatim_path"], finding["ident"],
+             where["concrete"]["feature"])
+            for finding in json.loads(proc.stdout) for where in finding["locations"]
+            if where["symbolic"]["kind"] == "Primary"]
+
+
+def zizmor_auditor(*paths: Path) -> None:
+    found = auditor_findings(*paths)
+    assert all(audit == "secrets-outside-env" and text in REGISTRY_SECRETS
+               for _, audit, text in found), found
+
+
 @pytest.mark.parametrize("oracle", [
     lambda *p: oracles.check_jsonschema("vendor.github-workflows", *p),
     oracles.actionlint,
     zizmor,
+    zizmor_auditor,
     oracles.workflow_parser,
-], ids=["check-jsonschema", "actionlint", "zizmor", "workflow-parser"])
+], ids=["check-jsonschema", "actionlint", "zizmor", "zizmor-auditor", "workflow-parser"])
 def test_oracles_accept_every_workflow(oracle: Any, combos: dict[str, Path]) -> None:
     oracle(*all_workflows(combos))
+
+
+def test_zizmor_auditor_finds_nothing_in_the_fixtures_but_registry_secrets() -> None:
+    found = auditor_findings(*map(fixture_workflow, PROJECTS))
+    logins = {name for name in PROJECTS if fixture(name).github.auth == "docker-login"}
+    assert logins == {"e2e"}, "only e2e logs in with secrets"
+    assert sorted(found) == sorted(
+        (str(fixture_workflow("e2e")), "secrets-outside-env", secret)
+        for secret in REGISTRY_SECRETS)
 
 
 def test_every_zizmor_suppression_says_why(combos: dict[str, Path]) -> None:
@@ -144,6 +176,20 @@ def test_triggers_are_publish_branches_tags_and_pull_requests(combos: dict[str, 
         on = parsed(combos[name])["on"]
         branches = list(fixture(name).publish.branches) or ["**"]
         assert on == {"push": {"branches": branches, "tags": ["v*"]}, "pull_request": None}
+
+
+def with_tags(tmp_path: Path, tags: list[str], **github: object) -> dict[str, Any]:
+    text = descriptor(**github).replace("  after:", f"  tags: {json.dumps(tags)}\n  after:")
+    return parsed_text(render_text(load(tmp_path, text)))
+
+
+def test_publish_tags_are_the_tags_that_trigger(tmp_path: Path) -> None:
+    data = with_tags(tmp_path, ["v*", "release-*", "1.0", "*"])
+    assert data["on"]["push"] == {"branches": ["main", "release/2.x"],
+                                  "tags": ["v*", "release-*", "1.0", "*"]}
+    # No tags: `branches` alone, and GitHub then runs the workflow for no tag push.
+    assert with_tags(tmp_path, [])["on"] == {
+        "push": {"branches": ["main", "release/2.x"]}, "pull_request": None}
 
 
 def test_every_action_is_pinned_to_its_shipped_sha(combos: dict[str, Path]) -> None:
@@ -254,6 +300,25 @@ def test_check_jobs_get_erlang_env(combos: dict[str, Path]) -> None:
     assert "ERL_FLAGS" not in jobs["image"].get("env", {})
 
 
+def test_secrets_reach_only_the_steps_that_run_the_project(tmp_path: Path) -> None:
+    text = descriptor().replace("  env: {ERL_FLAGS: '+S 2'}", "  env: {ERL_FLAGS: '+S 2', "
+                                "HEX_API_KEY: {secret: HEX_API_KEY}}\n  setup:\n"
+                                "    ct: [{name: Seed, run: echo seed}]")
+    jobs = parsed_text(render_text(load(tmp_path, text)))["jobs"]
+    secret = {"HEX_API_KEY": "${{ secrets.HEX_API_KEY }}"}
+    for job_id, job in jobs.items():
+        if job_id == "image":
+            continue
+        assert job["env"] == {"ERL_FLAGS": "+S 2"}, "plain values stay job-wide"
+        for step in job["steps"]:
+            if step.get("run", "").startswith("rebar3 ") or step.get("name") == "Seed":
+                assert step["env"] == secret, (job_id, step)
+            else:  # checkout, setup-beam, the caches
+                assert "secrets." not in json.dumps(step), (job_id, step)
+    assert [s.get("name") or s["run"] for s in jobs["ct"]["steps"] if "env" in s] == [
+        "rebar3 eunit --cover", "Seed", "rebar3 ct --cover", "rebar3 cover --verbose"]
+
+
 # --- expressions, evaluated by GitHub's own evaluator (@actions/expressions) ---
 
 _EVAL = """
@@ -329,6 +394,23 @@ def test_image_pushes_only_from_publishing_refs(
     assert [t for t, _ in evaluate([(push, c) for c in contexts])] == publishing
 
 
+@pytest.mark.parametrize(("tags", "published"), [
+    (["v*"], ["v1.4.2", "vnext"]),
+    (["release-*", "1.0"], ["release-7", "release-", "1.0"]),
+    (["*"], ["v1.4.2", "vnext", "release-7", "release-", "1.0", "1.0.1", "nightly"]),
+    ([], []),
+])
+def test_pushes_of_publish_tags_publish(
+    tmp_path: Path, tags: list[str], published: list[str]
+) -> None:
+    job = with_tags(tmp_path, tags)["jobs"]["image"]
+    pushed = ["v1.4.2", "vnext", "release-7", "release-", "1.0", "1.0.1", "nightly"]
+    cases = [(bare(job["env"]["PUBLISH"]), {"github": event("push", f"refs/tags/{tag}")})
+             for tag in pushed]
+    assert [tag for tag, (t, _) in zip(pushed, evaluate(cases), strict=True) if t] == published
+    assert evaluate([(bare(job["env"]["PUBLISH"]), {"github": PUSH_MAIN})]) == [(True, "true")]
+
+
 def secret_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
     """Steps that read a secret or mint a cloud credential."""
     return [s for s in job["steps"] if "secrets." in json.dumps(s)
@@ -355,43 +437,65 @@ def test_a_fork_pull_request_gets_no_secret_and_no_login(combos: dict[str, Path]
         assert "workflow_run" not in data["on"]
 
 
-def test_releases_restore_no_cache_and_prs_write_no_registry_cache(combos: dict[str, Path]) -> None:
+def with_meta(contexts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the metadata step's `version` output (a branch's tag) to the contexts."""
+    return [{**c, "steps": {"meta": {"outputs": {"version": "main"}}}} for c in contexts]
+
+
+def cache_lines(build: dict[str, Any], key: str, contexts: list[dict[str, Any]]) -> list[str]:
+    """Per context, what build-push-action passes on as `key`: each line, evaluated."""
+    lines = [bare(line) for line in build[key].splitlines()]
+    values = evaluate([(line, c) for c in contexts for line in lines])
+    return ["\n".join(v for _, v in values[i:i + len(lines)] if v)
+            for i in range(0, len(values), len(lines))]
+
+
+def test_releases_use_no_cache_and_prs_write_no_registry_cache(combos: dict[str, Path]) -> None:
     for name, path in settings_of(combos).items():
         jobs = parsed(path)["jobs"]
         build = step_named(jobs["image"], "Build and push")["with"]
-        contexts = image_contexts(jobs["image"])
+        contexts = with_meta(image_contexts(jobs["image"]))
         lookups = [s["with"]["lookup-only"] for j in jobs.values() for s in j["steps"]
                    if "actions/cache@" in s.get("uses", "")]
         exprs = [bare(build["no-cache"]), *map(bare, lookups)]
+        tags = [e["ref_type"] == "tag" for e in EVENTS]
         for expr in exprs:
             found = [t for t, _ in evaluate([(expr, c) for c in contexts])]
-            assert found == [e["ref_type"] == "tag" for e in EVENTS], (name, expr)
+            assert found == tags, (name, expr)
+        # A tag build neither reads nor writes a build cache; the others read one.
+        read = cache_lines(build, "cache-from", contexts)
+        written = cache_lines(build, "cache-to", contexts)
+        assert [not r for r in read] == tags, name
+        for tag, value in zip(tags, written, strict=True):
+            assert not tag or value == "", name
         if "-registry" in name:  # only runs that logged in may write the cache image
-            written = evaluate([(bare(build["cache-to"]), c) for c in contexts])
-            assert written[EVENTS.index(FORK_PR)][1] == ""
-            assert written[0][1].endswith("mode=max")
+            assert written[EVENTS.index(FORK_PR)] == ""
+            assert written[0].endswith("mode=max")
 
 
 @pytest.mark.parametrize(("cache", "sources", "sink"), [
     ("gha", ["type=gha"], "type=gha,mode=max"),
     ("registry", ["type=registry,ref=ghcr.io/acme/hello:buildcache"],
      "type=registry,ref=ghcr.io/acme/hello:buildcache,mode=max"),
-    ("inline", ["type=registry,ref=ghcr.io/acme/hello:${{ steps.meta.outputs.version }}",
+    ("inline", ["type=registry,ref=ghcr.io/acme/hello:main",  # the version output: the branch
                 "type=registry,ref=ghcr.io/acme/hello:main"], "type=inline"),
 ])
 def test_cache_backends(cache: str, sources: list[str], sink: str, combos: dict[str, Path]) -> None:
-    build = step_named(parsed(combos[f"ghcr-{cache}"])["jobs"]["image"], "Build and push")["with"]
-    assert build["cache-from"].splitlines() == sources
-    assert sink in build["cache-to"]
+    job = parsed(combos[f"ghcr-{cache}"])["jobs"]["image"]
+    build = step_named(job, "Build and push")["with"]
+    [push_main] = with_meta(image_contexts(job))[:1]
+    assert cache_lines(build, "cache-from", [push_main]) == ["\n".join(sources)]
+    assert cache_lines(build, "cache-to", [push_main]) == [sink]
     assert {k: build[k] for k in ("context", "file", "target")} == {
         "context": ".", "file": "Dockerfile", "target": "runner"}
 
 
 def test_inline_cache_reads_the_cache_from_branch_with_a_tag_safe_name(tmp_path: Path) -> None:
     text = descriptor(cache="inline").replace("after: [ct, xref]", "cache_from: release/2.x")
-    build = step_named(parsed_text(render_text(load(tmp_path, text)))["jobs"]["image"], "Build")
-    sources = build["with"]["cache-from"].splitlines()
-    assert sources[1] == "type=registry,ref=ghcr.io/acme/hello:release-2.x"
+    job = parsed_text(render_text(load(tmp_path, text)))["jobs"]["image"]
+    [push_main] = with_meta(image_contexts(job))[:1]
+    [sources] = cache_lines(step_named(job, "Build")["with"], "cache-from", [push_main])
+    assert sources.splitlines()[1] == "type=registry,ref=ghcr.io/acme/hello:release-2.x"
 
 
 def parsed_text(text: str) -> dict[str, Any]:
@@ -414,8 +518,49 @@ def test_gcp_uses_workload_identity_and_no_key_file(combos: dict[str, Path]) -> 
 def test_metadata_tags_sha_branch_and_version(combos: dict[str, Path]) -> None:
     meta = step_named(parsed(combos["docker-login-gha"])["jobs"]["image"], "Image tags")["with"]
     assert meta["images"] == "docker.io/acme/hello"
+    assert meta["flavor"] == "latest=false"
     assert meta["tags"].splitlines() == [
-        "type=sha,format=long,prefix=", "type=ref,event=branch", "type=semver,pattern={{version}}"]
+        "type=sha,format=long,prefix=,enable=${{ !startsWith(github.ref, 'refs/tags/') }}",
+        "type=ref,event=branch", "type=match,pattern=^v?(.*)$,group=1"]
+
+
+def test_sha_tag_only_on_branch_builds(combos: dict[str, Path]) -> None:
+    """A tag build (built without cache: another digest) must not retag the branch's SHA."""
+    for path in all_workflows(combos):
+        meta = step_named(parsed(path)["jobs"]["image"], "Image tags")["with"]
+        [sha] = [rule for rule in meta["tags"].splitlines() if rule.startswith("type=sha,")]
+        enable = re.fullmatch(r"type=sha,format=long,prefix=,enable=(\$\{\{.*\}\})", sha)
+        assert enable, sha
+        found = evaluate([(bare(enable.group(1)), {"github": e}) for e in EVENTS])
+        # metadata-action accepts exactly "true" or "false" (src/meta.ts, getVersion)
+        assert [v for _, v in found] == ["false" if e["ref_type"] == "tag" else "true"
+                                          for e in EVENTS]
+
+
+# metadata-action's type=match: String.prototype.match(pattern) on the tag's name, then the group
+# (docker/metadata-action v6.2.0 src/meta.ts, procMatch); run here by Node's own RegExp.
+_MATCH = """
+const [pattern, group, tags] = JSON.parse(process.argv[1]);
+const groups = tags.map(tag => { const m = tag.match(pattern); return m && m[group]; });
+console.log(JSON.stringify(groups));
+"""
+
+
+def test_version_tag_is_the_git_tag_without_one_leading_v(tmp_path: Path) -> None:
+    meta = step_named(with_tags(tmp_path, ["*"])["jobs"]["image"], "Image tags")["with"]
+    [rule] = [r for r in meta["tags"].splitlines() if r.startswith("type=match,")]
+    attrs = dict(field.split("=", 1) for field in rule.split(","))
+    assert not attrs["pattern"].startswith("/"), "a /regex/flags form would be read differently"
+    tags = {"v1.4.2": "1.4.2", "release-7": "release-7", "vv2": "v2", "1.0": "1.0",
+            "v2.0.0-rc.1": "2.0.0-rc.1", "V3": "V3"}
+    arg = json.dumps([attrs["pattern"], int(attrs["group"]), list(tags)])
+    proc = oracles.run(oracles.tool("node"), "-e", _MATCH, arg)
+    assert json.loads(proc.stdout) == list(tags.values())
+
+
+def test_no_publish_tags_no_version_tag(tmp_path: Path) -> None:
+    meta = step_named(with_tags(tmp_path, [])["jobs"]["image"], "Image tags")["with"]
+    assert not any(r.startswith("type=match") for r in meta["tags"].splitlines())
 
 
 def test_pull_requests_cancel_superseded_runs_and_publishing_runs_finish(

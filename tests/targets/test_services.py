@@ -25,6 +25,8 @@ BUILTIN_STEPS = {"checkout", "run", "restore_cache", "save_cache"}
 MIGRATE = "Run SQL migrations"
 POSTGRES_ENV = {"POSTGRES_USER": "discovery", "POSTGRES_PASSWORD": "password",
                 "POSTGRES_DB": "discovery"}
+POSTGRES_IMAGE = ("postgres:18.4-alpine@sha256:"  # the fixture's, pinned by digest
+                  "9a8afca54e7861fd90fab5fdf4c42477a6b1cb7d293595148e674e0a3181de15")
 
 # Every feature at once: two services (one without health, one with a secret), setup with a
 # cache on a merged GitHub job (eunit, ct, cover), setup on a check without services, a secret
@@ -123,7 +125,7 @@ def test_circleci_ct_runs_on_postgres_after_the_migrations(tmp_path: Path) -> No
     ct = circleci_job(config, "rebar3/ct")
     primary, postgres = config["executors"][ct["executor"]]["docker"]
     assert primary == {"image": "erlang:22.1.1"}
-    assert postgres == {"image": "postgres:18.4-alpine", "environment": POSTGRES_ENV}
+    assert postgres == {"image": POSTGRES_IMAGE, "environment": POSTGRES_ENV}
     assert config["executors"][ct["executor"]]["environment"] == {
         "OTP_VERSION": "22.1.1", "ERL_FLAGS": "+S 2", "POSTGRES_HOST": "localhost"}
     kinds = [step_of(s) for s in ct["pre-steps"]]
@@ -143,7 +145,7 @@ def test_github_ct_job_has_postgres_with_health_and_migrates_first(tmp_path: Pat
     jobs = sd_outputs(tmp_path)[".github/workflows/ci.yml"]["jobs"]
     ct = jobs["ct"]
     assert ct["services"] == {"postgres": {
-        "image": "postgres:18.4-alpine", "env": POSTGRES_ENV, "ports": ["5432:5432"],
+        "image": POSTGRES_IMAGE, "env": POSTGRES_ENV, "ports": ["5432:5432"],
         "options": '--health-cmd "pg_isready -U discovery" --health-interval 2s '
                    "--health-timeout 5s --health-retries 60"}}
     options = shlex.split(ct["services"]["postgres"]["options"])
@@ -162,7 +164,7 @@ def test_cloudbuild_ct_waits_for_postgres_and_the_migrations(tmp_path: Path) -> 
     start = steps[ids.index("service-postgres")]
     assert start["args"] == ["run", "--detach", "--network=cloudbuild", "--name=postgres",
                              *(f"--env={k}={v}" for k, v in POSTGRES_ENV.items()),
-                             "postgres:18.4-alpine"]
+                             POSTGRES_IMAGE]
     assert waits_on(steps, "ct") >= {"service-postgres", "services-ready", "ct-setup-1"}
     assert waits_on(steps, "ct-setup-1") >= {"services-ready"}
     assert "docker exec postgres sh -c 'pg_isready -U discovery'" in \
@@ -211,15 +213,17 @@ def test_only_eunit_and_ct_get_services_on_every_target(tmp_path: Path) -> None:
     [executor] = [name for name in config["executors"] if name != "erlang"]
     assert executor == "erlang_db_message_queue"
     assert _reference_errors(config) == []
-    on = {job for job in ("eunit", "ct", "cover", "xref", "dialyzer")
-          if circleci_job(config, f"rebar3/{job}")["executor"] == executor}
-    assert on == {"eunit", "ct"}
+    # eunit, ct and cover run in one coverage job, with the services; xref and dialyzer without
+    coverage = config["jobs"]["ct"]
+    assert coverage["executor"] == executor
+    assert {job for job in ("xref", "dialyzer")
+            if circleci_job(config, f"rebar3/{job}")["executor"] == executor} == set()
     dialyzer = circleci_job(config, "rebar3/dialyzer")["pre-steps"]
     assert [step_of(s) for s in dialyzer] == ["checkout", "run"]  # its setup, no service wait
-    eunit = circleci_job(config, "rebar3/eunit")["pre-steps"]
-    assert [s["run"]["name"] for s in eunit] == ["Wait for db, message-queue"]
-    assert all(step_of(s) in BUILTIN_STEPS for job in ("ct", "eunit", "dialyzer")
-               for s in circleci_job(config, f"rebar3/{job}")["pre-steps"])
+    waits = [s["run"]["name"] for s in coverage["steps"]
+             if step_of(s) == "run" and s["run"]["name"].startswith("Wait")]
+    assert waits == ["Wait for db, message-queue"]  # once, before eunit's and ct's setup
+    assert all(step_of(s) in BUILTIN_STEPS for s in dialyzer)
     jobs = render(tmp_path, everything(True), ("github",))[".github/workflows/ci.yml"]["jobs"]
     assert {name for name, job in jobs.items() if "services" in job} == {"ct"}  # eunit+ct+cover
     steps = render(tmp_path, everything(True), ("cloudbuild",))["cloudbuild.yaml"]["steps"]
@@ -231,7 +235,10 @@ def test_only_eunit_and_ct_get_services_on_every_target(tmp_path: Path) -> None:
 
 def test_secrets_are_referenced_never_written(tmp_path: Path) -> None:
     jobs = render(tmp_path, everything(True), ("github",))[".github/workflows/ci.yml"]["jobs"]
-    assert jobs["xref"]["env"]["HEX_API_KEY"] == "${{ secrets.HEX_API_KEY }}"
+    # erlang.env's secret: in the rebar3 step only, not job-wide (tests/targets/test_github.py)
+    assert "HEX_API_KEY" not in jobs["xref"]["env"]
+    [xref] = [s for s in jobs["xref"]["steps"] if s.get("run") == "rebar3 xref"]
+    assert xref["env"] == {"HEX_API_KEY": "${{ secrets.HEX_API_KEY }}"}
     assert jobs["ct"]["services"]["db"]["env"] == {"POSTGRES_PASSWORD": "pa$$word"}
     queue = jobs["ct"]["services"]["message-queue"]
     assert queue["env"] == {"LICENSE_KEY": "${{ secrets.LICENSE_KEY }}"}
@@ -334,6 +341,6 @@ def test_a_throwaway_password_may_be_written_plainly(tmp_path: Path) -> None:
 def test_service_discovery_services_are_pinned_and_current() -> None:
     project = load_project(SD / "cigen.yaml")
     [postgres] = project.erlang.services
-    assert re.fullmatch(r"postgres:\d+\.\d+-alpine", postgres.image)
+    assert re.fullmatch(r"postgres:\d+\.\d+-alpine@sha256:[0-9a-f]{64}", postgres.image)
     assert (postgres.ports, postgres.health) == ((5432,), "pg_isready -U discovery")
     assert list(project.erlang.setup) == ["ct"]

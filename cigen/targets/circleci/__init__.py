@@ -10,6 +10,7 @@ from cigen.targets import checks, environment
 from cigen.targets.base import banner, planned
 from cigen.targets.circleci import buildscript
 from cigen.targets.circleci import jobs as circleci_checks
+from cigen.targets.circleci import private as circleci_private
 from cigen.targets.circleci import services as circleci_services
 from cigen.targets.circleci.jobs import job_name
 
@@ -70,9 +71,11 @@ def _image_job(project: Project) -> dict[str, Any]:
     # A machine executor has Docker and buildx preinstalled; the docker-container builder is
     # what can push a build with its cache inlined.
     target, registry = shlex.quote(project.image.target), shlex.quote(project.registry)
-    build = f"{buildscript.PATH} -p -t {target} -r {registry}"
+    build = circleci_private.build_prefix(project) \
+        + f"{buildscript.PATH} -p -t {target} -r {registry}"
     steps = [
         "checkout",
+        *circleci_private.image_steps(project),
         *_auth_steps(project),
         _run("Create a buildx builder", "docker buildx create --use --driver docker-container"),
         _run("Build and push the image", build),

@@ -106,18 +106,47 @@ else
         args+=(--cache-from "type=registry,ref=$(tagged "buildcache-$cache_tag")")
     fi
 fi
-if $push; then
+"""
+_PUSH = r"""if $push; then
     args+=(--push)
 elif $load; then
     args+=(--load)
 fi
 docker buildx build "${args[@]}" .
 """
+# Private dependencies: the Hex config and the SSH agent reach the build as a BuildKit secret
+# and an agent socket, never as a file in the context or a build argument.
+_PRIVATE = r"""
+# Private dependencies: the Hex config comes in as a build secret, the SSH agent as a socket.
+die() {
+    printf 'build_images.sh: %s\n' "$1" >&2
+    exit 2
+}
+if $hex_organizations; then
+    hex_config=${HEX_CONFIG_FILE:-$HOME/.config/rebar3/hex.config}
+    if [[ -n ${HEX_CONFIG:-} ]]; then
+        args+=(--secret "id=hex_config,env=HEX_CONFIG")
+    elif [[ -r $hex_config ]]; then
+        args+=(--secret "id=hex_config,src=$hex_config")
+    else
+        die "Hex organisation packages need the Hex config with their keys: set HEX_CONFIG \
+to its text, or HEX_CONFIG_FILE to its path (default: ~/.config/rebar3/hex.config)"
+    fi
+fi
+if [[ -n $git_hosts ]]; then
+    if [[ ! -S ${SSH_AUTH_SOCK:-} ]]; then
+        die "private git dependencies on $git_hosts need an SSH agent with a key for \
+them: run ssh-agent and ssh-add (SSH_AUTH_SOCK is not a socket)"
+    fi
+    args+=(--ssh default)
+fi
+"""
 
 
 def render(project: Project) -> str:
+    private = _PRIVATE if project.private else ""
     return "#!/usr/bin/env bash\n" + banner(project) + "set -euo pipefail\n\n" \
-        + _values(project) + _BODY
+        + _values(project) + _BODY + private + _PUSH
 
 
 def _values(project: Project) -> str:
@@ -128,5 +157,8 @@ def _values(project: Project) -> str:
         "default_registry": project.registry,
         "cache_branch": project.publish.cache_from or "",
     }
+    if project.private:
+        values["hex_organizations"] = "true" if project.private.hex_organizations else "false"
+        values["git_hosts"] = " ".join(project.private.git_hosts)
     lines = [f"{name}={quote(value)}\n" for name, value in values.items()]
     return "# From the descriptor.\n" + "".join(lines)

@@ -4,6 +4,7 @@ from typing import Any
 
 from cigen.model import Project
 from cigen.targets import checks, environment
+from cigen.targets.circleci import private as circleci_private
 from cigen.targets.circleci import services as circleci_services
 
 ORB = "rebar3"
@@ -43,7 +44,8 @@ def workflow_jobs(project: Project) -> list[dict[str, Any]]:
 def _job(project: Project, check: str, after: str | None) -> dict[str, Any]:
     # A fresh executor value per job: a shared one would be dumped as a YAML anchor and aliases.
     params: dict[str, Any] = {"executor": check_executor(project, check)}
-    pre_steps = circleci_services.pre_steps(project, check)
+    pre_steps = [*circleci_private.check_steps(project),
+                 *circleci_services.pre_steps(project, check)]
     if pre_steps:
         params["pre-steps"] = pre_steps
     if after is not None:
@@ -79,7 +81,7 @@ def own_jobs(project: Project) -> dict[str, Any]:
 
 def _coverage_job(project: Project, job: str, group: tuple[str, ...]) -> dict[str, Any]:
     serviced = next((c for c in group if environment.for_check(project, c)), group[0])
-    steps: list[Any] = ["checkout"]
+    steps: list[Any] = [*circleci_private.check_steps(project), "checkout"]
     for check in group:  # each check's service wait and setup commands, once each
         steps += [s for s in circleci_services.pre_steps(project, check) if s not in steps]
     runs = [{"run": {"name": f"rebar3 {c}", "command": checks.command(c, group)}} for c in group]

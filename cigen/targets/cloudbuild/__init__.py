@@ -6,6 +6,7 @@ from cigen import yamlio
 from cigen.core import Output, Plan, Problem, marked
 from cigen.model import Project
 from cigen.targets.base import banner, planned
+from cigen.targets.cloudbuild import auth, release
 from cigen.targets.cloudbuild import steps as build
 from cigen.targets.cloudbuild import substitutions as subst
 from cigen.targets.cloudbuild.config_lint import lint, lint_text
@@ -20,11 +21,14 @@ GCLOUDIGNORE = ".gcloudignore"
 # gcloud uploads everything not listed: build output and local state stay home.
 _LOCAL = ("_build", "_checkouts", ".rebar3", "erl_crash.dump", "rebar3.crashdump")
 _CI = (".circleci", ".github")  # the workflows of other CI services; ci/ holds the Kaniko file
+_INCLUDE_GITIGNORE = "#!include:.gitignore"
 
 
 def plan(project: Project) -> Plan:
     from cigen.errors import ConversionError
 
+    if project.private:
+        return Plan(problems=(Problem(("private",), _NO_PRIVATE),))
     try:
         variant = kaniko_variant(project)
     except ConversionError as e:
@@ -35,11 +39,30 @@ def plan(project: Project) -> Plan:
         Output(project.cloudbuild.file, banner(project) + yamlio.dump(
             config(project, base_args, steps)), "cloudbuild", schema="cloudbuild",
             origin=("cloudbuild", "file")),
+        *_release_outputs(project, base_args),
         Output(GCLOUDIGNORE, gcloudignore(project), "cloudbuild", origin=("targets",)),
         *(() if variant is None else (Output(
             project.image.kaniko_dockerfile, _with_marker(project, variant.text), "cloudbuild",
             origin=("image", "kaniko_dockerfile")),)),
     ))
+
+
+# Issue 19, Cloud Build part: not built yet. Refused where it is asked for, never dropped.
+_NO_PRIVATE = ("Cloud Build cannot fetch private dependencies yet: cigen does not give its "
+               "build steps the Hex config or an SSH key (Kaniko forwards no SSH agent); leave "
+               "cloudbuild out of targets, or see docs/private-dependencies.md")
+
+
+def _release_outputs(project: Project, base_args: build.BaseArgs) -> tuple[Output, ...]:
+    """The release config, run by a trigger on tags matching publish.tags; none without tags."""
+    if not project.publish.tags:
+        return ()
+    steps = build.release_steps(project, base_args)
+    trigger = (f"# Run it from a Cloud Build trigger on pushed tags matching "
+               f"{release.trigger_regex(project)} (publish.tags).\n")
+    text = banner(project) + trigger + yamlio.dump(config(project, base_args, steps))
+    return (Output(project.cloudbuild.release_file, text, "cloudbuild", schema="cloudbuild",
+                   origin=("cloudbuild", "release_file")),)
 
 
 def kaniko_variant(project: Project) -> Conversion | None:
@@ -67,11 +90,13 @@ def config(project: Project, base_args: build.BaseArgs, steps: list[build.Step])
     """The Cloud Build config as plain data, keys in the order the chapter writes them."""
     cb = project.cloudbuild
     data: dict[str, Any] = {"steps": steps}
-    values = build.substitutions(project, base_args)
+    used = subst.all_keys(subst.strings(steps))  # a release config has no cache_repo, say
+    values = {k: v for k, v in build.substitutions(project, base_args).items() if k in used}
     if values:
         data["substitutions"] = values
-    if cb.secrets:
-        versions = [{"versionName": name, "env": env} for env, name in cb.secrets.items()]
+    secrets = {**cb.secrets, **auth.secrets(project)}
+    if secrets:
+        versions = [{"versionName": name, "env": env} for env, name in secrets.items()]
         data["availableSecrets"] = {"secretManager": versions}
     options = _options(project, values)
     if options:
@@ -100,6 +125,13 @@ def _options(project: Project, values: dict[str, str]) -> dict[str, Any]:
 def gcloudignore(project: Project) -> str:
     """What `gcloud builds submit` leaves out of its upload; triggered builds ignore the file."""
     sections = [
+        # gcloud's own default ends with this include when a .gitignore exists, and a missing
+        # included file fails the upload (google-cloud-sdk-unofficial/google-cloud-sdk
+        # lib/googlecloudsdk/command_lib/util/gcloudignore.py: _GetIgnoreFileContents,
+        # FileChooser._GetIncludedPatterns; `gcloud topic gcloudignore`). What git ignores
+        # (.env, keys) stays home: `COPY . /app/src` would put it in the image.
+        ("what git ignores (the project needs a .gitignore, even an empty one)",
+         (_INCLUDE_GITIGNORE,)),
         ("this file, rebar3 build output and local state", (GCLOUDIGNORE, *_LOCAL)),
         ("other CI services' files", _CI),
     ]

@@ -35,7 +35,7 @@ def lint_text(text: str, available: Collection[str] | None = None,
     found = list(_shape(data))
     if not found:
         checks: tuple[Callable[[dict[str, Any]], Found], ...] = (
-            _pinned, _ids, _substitutions, _timeouts, _flags, _secrets, _options)
+            _pinned, _ids, _substitutions, _timeouts, _flags, _secrets, _volumes, _options)
         found = [item for check in checks for item in check(data)]
         if available is not None:
             found += _dockerfiles(data, available)
@@ -43,14 +43,13 @@ def lint_text(text: str, available: Collection[str] | None = None,
 
 
 def lint(project: Project, files: Mapping[str, str]) -> list[str]:
-    """lint_text on the config in `files` (a render), if the cloudbuild target is in it."""
-    text = files.get(project.cloudbuild.file)
-    if text is None:
-        return []
+    """lint_text on the configs in `files` (a render), if the cloudbuild target is in it."""
     available = set(files)
     if not project.image.generate:
         available.add(project.image.dockerfile)  # the user's own, read by the loader
-    return lint_text(text, available, project.cloudbuild.file)
+    paths = (project.cloudbuild.file, project.cloudbuild.release_file)
+    return [line for path in paths if path in files
+            for line in lint_text(files[path], available, path)]
 
 
 def _shape(data: Any) -> Found:
@@ -171,6 +170,21 @@ def _secrets(data: dict[str, Any]) -> Found:
                 yield f"steps[{i}].env", f"{name} is a secret and a plain variable"
     for name in sorted(n for n in defined if n not in used and n is not None):
         yield "availableSecrets", f"{name} is never used; Cloud Build fails the build"
+
+
+def _volumes(data: dict[str, Any]) -> Found:
+    # A named volume must be used by at least two steps, at an absolute path (cloudbuild.proto,
+    # BuildStep.volumes, Volume); cigen's promise: never in /workspace, the build context.
+    users: dict[str, int] = {}
+    for i, step in enumerate(data["steps"]):
+        for volume in step.get("volumes", []):
+            users[volume.get("name")] = users.get(volume.get("name"), 0) + 1
+            path = str(volume.get("path"))
+            if not path.startswith("/") or path.rstrip("/") == "/workspace" or \
+                    path.startswith("/workspace/"):
+                yield f"steps[{i}].volumes", f"{path} is not an absolute path outside /workspace"
+    for name in sorted(str(n) for n, count in users.items() if count < 2):
+        yield "steps", f"volume {name} is used by one step; Cloud Build wants two or more"
 
 
 def _options(data: dict[str, Any]) -> Found:

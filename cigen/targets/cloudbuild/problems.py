@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from cigen.core import KeyPath, Problem
-from cigen.model import Project
+from cigen.model import Project, is_gcp_host
 from cigen.targets import environment
+from cigen.targets.cloudbuild import auth
 from cigen.targets.cloudbuild import services as cloudbuild_services
 from cigen.targets.cloudbuild import steps as build
 from cigen.targets.cloudbuild import substitutions as subst
@@ -18,7 +18,7 @@ _CB = "cloudbuild"
 def descriptor_problems(project: Project, base_args: build.BaseArgs,
                         steps: list[build.Step]) -> list[Problem]:
     """What Cloud Build or the registry would reject, located at the descriptor key at fault."""
-    checks = (_images, _destinations, _durations, _secrets, _paths)
+    checks = (_images, _destinations, _durations, _secrets, _registry_auth, _paths)
     found = [p for check in checks for p in check(project)]
     found += environment.problems(project) + cloudbuild_services.problems(project)
     found += _base_arg_keys(base_args)
@@ -82,6 +82,23 @@ def _secrets(project: Project) -> Iterator[Problem]:
                           "have both a secret and a plain variable of one name", at_key=True)
 
 
+def _registry_auth(project: Project) -> Iterator[Problem]:
+    cb = project.cloudbuild
+    host = cb.registry_host
+    if cb.registry_auth == "service-account" and not is_gcp_host(host):
+        yield Problem((_CB, "registry_auth"), f"the build's service account can push only to "
+                      f"GCR and Artifact Registry, not {host}; use docker-login (Secret Manager "
+                      "secrets registry_username_secret and registry_password_secret) or none")
+    for key in ("registry_username_secret", "registry_password_secret"):
+        if getattr(cb, key) is not None and cb.registry_auth != "docker-login":
+            yield Problem((_CB, key), f"is set but registry_auth is {cb.registry_auth}; only "
+                          "docker-login reads it")
+    for name in auth.secrets(project):
+        if name in cb.secrets:
+            yield Problem((_CB, "secrets", name), f"{name} is the variable of the registry "
+                          "login (registry_auth: docker-login); pick another name", at_key=True)
+
+
 def _paths(project: Project) -> Iterator[Problem]:
     cb, image = project.cloudbuild, project.image
     if cb.builder == "kaniko" and image.kaniko_dockerfile == image.dockerfile:
@@ -90,6 +107,9 @@ def _paths(project: Project) -> Iterator[Problem]:
     variant = image.kaniko_dockerfile if cb.builder == "kaniko" else None
     if cb.file in (".gcloudignore", variant):
         yield Problem((_CB, "file"), f'"{cb.file}" is another file the cloudbuild target writes')
+    if project.publish.tags and cb.release_file in (cb.file, ".gcloudignore", variant):
+        yield Problem((_CB, "release_file"), f'"{cb.release_file}" is another file the '
+                      "cloudbuild target writes")
 
 
 def _base_arg_keys(base_args: build.BaseArgs) -> Iterator[Problem]:
@@ -139,20 +159,9 @@ def _base_value(project: Project, base_args: build.BaseArgs, key: str) -> str | 
 
 
 def _unused(project: Project, steps: list[build.Step]) -> Iterator[Problem]:
-    used = subst.all_keys(_strings(steps))
+    used = subst.all_keys(subst.strings(steps))
     for key in project.cloudbuild.substitutions:
         if key not in used:
             yield Problem((_CB, "substitutions", key), "is never used (destination, tags, "
                           "cache_repo and the base-image ARGs refer to substitutions), and Cloud "
                           "Build fails a build with an unused one", at_key=True)
-
-
-def _strings(node: Any) -> Iterable[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)

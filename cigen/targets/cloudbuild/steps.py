@@ -6,6 +6,7 @@ from typing import Any
 
 from cigen.model import Project
 from cigen.targets import environment
+from cigen.targets.cloudbuild import auth, release
 from cigen.targets.cloudbuild import services as svc
 from cigen.targets.cloudbuild import substitutions as subst
 
@@ -45,57 +46,93 @@ def substitutions(project: Project, base_args: BaseArgs) -> dict[str, str]:
 
 
 def steps(project: Project, base_args: BaseArgs) -> list[Step]:
+    """The steps of the config that branch builds run."""
+    return _steps(project, base_args, releasing=False)
+
+
+def release_steps(project: Project, base_args: BaseArgs) -> list[Step]:
+    """The steps of the release config: no layer cache, and <image>:<version> pushed too."""
+    return _steps(project, base_args, releasing=True)
+
+
+def _steps(project: Project, base_args: BaseArgs, *, releasing: bool) -> list[Step]:
     cb = project.cloudbuild
-    image = kaniko_step(project, base_args) if cb.builder == "kaniko" else buildx_step(project)
+    kaniko = cb.builder == "kaniko"
+    if kaniko:
+        image = kaniko_step(project, base_args, releasing)
+    else:
+        image = buildx_step(project, releasing)
+    setup = _setup(project, releasing)
+    after = [release.retag_step(project, destinations(project)[0], repository(project))
+             ] if releasing and kaniko else []
     if not cb.run_checks:
-        return [*_buildx_setup(project, None), image]
-    checks = check_steps(project)
-    image = {"id": IMAGE_STEP, **image, "waitFor": _image_waits(project)}
-    return [*checks, *_buildx_setup(project, ["-"]), image]
+        return [*(step for _, step in setup), image, *after]
+    # Beside the checks: the setup steps one after the other, then the image step.
+    ids = [step_id for step_id, _ in setup]
+    chained = [{"id": step_id, **step, "waitFor": [previous]}
+               for (step_id, step), previous in zip(setup, ["-", *ids], strict=False)]
+    image = {"id": IMAGE_STEP, **image, "waitFor": _image_waits(project, ids[-1:])}
+    after = [{"id": release.TAG_STEP, **step, "waitFor": [IMAGE_STEP]} for step in after]
+    return [*check_steps(project), *chained, image, *after]
 
 
-def kaniko_step(project: Project, base_args: BaseArgs) -> Step:
+def repository(project: Project) -> str:
+    """The repository of the destination: where <image>:<version> goes."""
+    return subst.split_ref(subst.tag_safe(project.cloudbuild.destination))[0]
+
+
+def _setup(project: Project, releasing: bool) -> list[tuple[str, Step]]:
+    """(id, step) of the steps before the image step: release check, login, buildx builder."""
+    checks = [(release.CHECK_STEP, release.check_step(project))] if releasing else []
+    logins = [(auth.STEP_ID, step) for step in auth.login_steps(project)]
+    builders = [(BUILDER_STEP, step) for step in _buildx_setup(project)]
+    return [*checks, *logins, *builders]
+
+
+def kaniko_step(project: Project, base_args: BaseArgs, releasing: bool = False) -> Step:
     cb = project.cloudbuild
     args = [f"--target={project.image.target}", f"--dockerfile=./{project.image.kaniko_dockerfile}"]
     args += [f"--build-arg={name}=${arg_key(name)}" for name, _ in base_args]
     args += [f"--destination={ref}" for ref in destinations(project)]
-    if cb.cache:
+    if cb.cache and not releasing:  # a release reads no cache a branch build wrote
         args += ["--cache=true", f"--cache-ttl={cb.cache_ttl}"]
         if cb.cache_repo:
             args.append(f"--cache-repo={cb.cache_repo}")
-    return {"name": cb.kaniko_image, "args": args}
+    return auth.with_config(project, {"name": cb.kaniko_image, "args": args})
 
 
-def _buildx_setup(project: Project, wait: list[str] | None) -> list[Step]:
+def _buildx_setup(project: Project) -> list[Step]:
     if project.cloudbuild.builder != "buildx":
         return []
     # The default docker driver cannot export a registry cache; a docker-container builder can.
     args = ["buildx", "create", "--driver=docker-container", "--name=cigen", "--use"]
-    step: Step = {"name": project.cloudbuild.docker_image, "args": args}
-    return [{"id": BUILDER_STEP, **step, "waitFor": wait} if wait else step]
+    return [auth.with_config(project, {"name": project.cloudbuild.docker_image, "args": args})]
 
 
-def buildx_step(project: Project) -> Step:
+def buildx_step(project: Project, releasing: bool = False) -> Step:
     cb = project.cloudbuild
     args = ["buildx", "build", f"--file=./{project.image.dockerfile}",
             f"--target={project.image.target}"]
     args += [f"--tag={ref}" for ref in destinations(project)]
+    if releasing:  # no cache from or to branch builds
+        script, env = release.buildx_script(args, repository(project))
+        step: Step = {"name": cb.docker_image, "entrypoint": "bash", "args": ["-c", script],
+                      "env": env}
+        return auth.with_config(project, step)
     if cb.cache:
         ref = f"{cb.cache_repo or subst.split_ref(cb.destination)[0]}:buildcache"
         args += [f"--cache-from=type=registry,ref={ref}",
                  f"--cache-to=type=registry,ref={ref},mode=max"]
-    return {"name": cb.docker_image, "args": [*args, "--push", "."]}
+    return auth.with_config(project, {"name": cb.docker_image, "args": [*args, "--push", "."]})
 
 
 def _ordered(checks: Sequence[str]) -> list[str]:
     return sorted(checks, key=_ORDER.index)
 
 
-def _image_waits(project: Project) -> list[str]:
+def _image_waits(project: Project, setup: list[str]) -> list[str]:
     waits = [check for check in _ordered(project.erlang.checks) if check in project.publish.after]
-    if project.cloudbuild.builder == "buildx":
-        waits.append(BUILDER_STEP)
-    return waits or ["-"]
+    return [*waits, *setup] or ["-"]
 
 
 def check_steps(project: Project) -> list[Step]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 # Cloud Build's template syntax in steps, images and tags: `$$` is a literal `$`; `$KEY` and
 # `${KEY}` are substitutions with KEY = [A-Z_][A-Z0-9_]*; any other `$` stays as written.
@@ -32,6 +33,18 @@ def value_keys(text: str) -> list[str]:
     """The names a substitution value refers to when dynamic substitutions expand it
     bash-style: `$NAME`, `${NAME}` and `${NAME<operator>...}` such as `${NAME//a/b}`."""
     return [m.group(1) or m.group(2) for m in _VALUE_REF.finditer(text) if m.group(0) != "$$"]
+
+
+def strings(node: Any) -> Iterator[str]:
+    """Every string in a config's data: where substitutions can be."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
 
 
 def all_keys(texts: Iterable[str]) -> set[str]:

@@ -9,6 +9,7 @@ from cigen.model import Project
 from cigen.targets import environment, fit
 from cigen.targets.base import banner, per_project, planned
 from cigen.targets.dockerfile import ignore as dockerfile_ignore
+from cigen.targets.dockerfile import private
 from cigen.targets.dockerfile.system import USER_ID, Run, add_user, install, release_tools
 
 # The latest stable 1.x frontend: Docker guarantees backward compatibility within the major
@@ -59,11 +60,15 @@ def _builder(project: Project) -> list[str]:
         f"WORKDIR {SOURCE_DIR}\n",
         f"ENV REBAR_BASE_DIR={REBAR_BASE_DIR}\n",
     ]
-    if image.build_packages:
-        lines.append(_run(install(image.os, image.build_packages)))
+    packages = tuple(dict.fromkeys((*image.build_packages, *private.packages(project))))
+    if packages:
+        lines.append(_run(install(image.os, packages)))
+    ssh = private.ssh_setup(project)
+    if ssh:
+        lines.append(_run(ssh))
     # Dependencies get their own layer: it is rebuilt only when rebar.config or rebar.lock change.
     lines.append("COPY rebar.config rebar.lock ./\n")
-    lines.append(_run(Run((REBAR_CACHE,), "rebar3 compile")))
+    lines.append(_run(Run((REBAR_CACHE, *private.mounts(project)), "rebar3 compile")))
     return lines
 
 
@@ -71,7 +76,8 @@ def _prod_compiled(project: Project) -> list[str]:
     profile = project.erlang.release_profile
     return [
         "FROM builder AS prod_compiled\n",
-        _run(Run((CONTEXT, REBAR_CACHE), f"rebar3 as {profile} compile")),
+        _run(Run((CONTEXT, REBAR_CACHE, *private.mounts(project)),
+                 f"rebar3 as {profile} compile")),
     ]
 
 
@@ -83,10 +89,11 @@ def _releaser(project: Project) -> list[str]:
     tools = release_tools(image.os)
     if tools:
         # The builder made the apk cache link when it installed packages itself.
-        lines.append(_run(install(image.os, tools, link_apk_cache=not image.build_packages)))
+        link = not image.build_packages and not private.packages(project)
+        lines.append(_run(install(image.os, tools, link_apk_cache=link)))
     lines.append(f"RUN mkdir -p {RELEASE_DIR}\n")
     release = f"rebar3 as {profile} tar && tar -zxvf {tarball} -C {RELEASE_DIR}"
-    lines.append(_run(Run((CONTEXT, REBAR_CACHE), release)))
+    lines.append(_run(Run((CONTEXT, REBAR_CACHE, *private.mounts(project)), release)))
     return lines
 
 

@@ -10,6 +10,8 @@ _EDITOR = ("**/*.swp", "**/.DS_Store", ".idea", ".vscode")
 # CI configuration never goes into the image. ci/ holds the buildx script and the Kaniko
 # variant; Kaniko reads its --dockerfile directly and applies .dockerignore only to COPY.
 _CI_DIRS = (".circleci", ".github", "ci")
+# Where keys for private dependencies live on a developer's machine, should one be in the folder.
+_CREDENTIALS = ("**/hex.config", "**/.ssh", "**/id_rsa", "**/id_ecdsa", "**/id_ed25519")
 
 
 def text(project: Project) -> str:
@@ -24,6 +26,9 @@ def text(project: Project) -> str:
         ("CI and build files the image does not need", _ci_files(project)),
         _git(project),
     ]
+    if project.private:
+        sections.append(("local credentials: private dependencies come in as build secrets",
+                         _CREDENTIALS))
     body = "\n".join(f"# {title}\n" + "".join(f"{p}\n" for p in lines) for title, lines in sections)
     return banner(project) + "\n" + body
 

@@ -7,7 +7,7 @@ from cigen.model import Project, is_gcp_host
 from cigen.targets import environment
 from cigen.targets.base import banner, planned
 from cigen.targets.github import services as github_services
-from cigen.targets.github.expr import PULL_REQUEST, TAG_PATTERN, fenced
+from cigen.targets.github.expr import PULL_REQUEST, fenced
 from cigen.targets.github.image import IMAGE_JOB, PERMISSION_REASONS, image_job
 from cigen.targets.github.jobs import COVERED, LOOKUP_ONLY, check_jobs, job_ids
 from cigen.targets.github.pins import Note, annotate, comments, uses_notes
@@ -47,9 +47,13 @@ def workflow(project: Project) -> dict[str, Any]:
 
 
 def triggers(project: Project) -> dict[str, Any]:
-    # With `tags` present, `branches` must be given too or no branch push would trigger.
-    branches = list(project.publish.branches) or ["**"]
-    return {"push": {"branches": branches, "tags": [TAG_PATTERN]}, "pull_request": None}
+    # A push filtered on only one of branches and tags runs for none of the other (GitHub docs,
+    # workflow syntax, on.push.<branches|tags>): `branches` is always given, and without
+    # publish.tags leaving `tags` out is what keeps tag pushes from starting the workflow.
+    push: dict[str, Any] = {"branches": list(project.publish.branches) or ["**"]}
+    if project.publish.tags:
+        push["tags"] = list(project.publish.tags)
+    return {"push": push, "pull_request": None}
 
 
 def _uses(data: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cigen import compat
 from cigen.model import Project
+from cigen.targets.github import private as github_private
 
 Step = dict[str, Any]
 
@@ -37,18 +38,18 @@ def steps(project: Project, env_names: list[str]) -> list[Step]:
     return [{
         "name": f"Run rebar3 {project.erlang.rebar3} in {image(project)}",
         "env": {"ERLANG_IMAGE": image(project), "REBAR3_VERSION": project.erlang.rebar3},
-        "run": _install(image(project), env_names),
+        "run": _install(image(project), env_names, github_private.docker_flags(project)),
     }]
 
 
-def _install(image_ref: str, env_names: list[str]) -> str:
+def _install(image_ref: str, env_names: list[str], private: str) -> str:
     # The wrapper is written verbatim (quoted heredoc) and expands its variables when it runs.
     passed = "".join(f" -e {name}" for name in env_names)  # names are [A-Za-z_][A-Za-z0-9_]*
     wrapper = (
         "#!/bin/sh\n"
         'exec docker run --rm --network host --user "$(id -u):$(id -g)" -e HOME=/tmp'
         f'{passed} -v "$PWD:$PWD" -w "$PWD" -v "$HOME/.cache/rebar3:/tmp/.cache/rebar3"'
-        f' -v "{BIN}/rebar3.escript:/usr/local/bin/rebar3:ro" {image_ref} rebar3 "$@"\n'
+        f' -v "{BIN}/rebar3.escript:/usr/local/bin/rebar3:ro"{private} {image_ref} rebar3 "$@"\n'
     )
     return (
         f'mkdir -p "{BIN}" "$HOME/.cache/rebar3"\n'

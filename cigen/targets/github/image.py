@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from cigen.model import Project
-from cigen.targets.github.expr import TAG_BUILD, fenced, publishing
+from cigen.targets.github import private as github_private
+from cigen.targets.github.expr import BRANCH_BUILD, TAG_BUILD, fenced, publishing, unless_tag
 from cigen.targets.github.jobs import Job, Step, checkout_step
 from cigen.targets.github.pins import uses
 
@@ -14,7 +15,10 @@ USERNAME_SECRET = "REGISTRY_USERNAME"  # noqa: S105 (the secret's name, not its 
 PASSWORD_SECRET = "REGISTRY_PASSWORD"  # noqa: S105 (the secret's name, not its value)
 PUBLISH_VAR = "PUBLISH"
 PUBLISHES = f"env.{PUBLISH_VAR} == 'true'"
-TAGS = "type=sha,format=long,prefix=\ntype=ref,event=branch\ntype=semver,pattern={{version}}\n"
+# metadata-action's type=match runs this as a JavaScript RegExp on the pushed tag's name and
+# tags the image with the group: the tag with one leading v dropped (v1.4.2 -> 1.4.2,
+# release-7 -> release-7). docker/metadata-action v6.2.0, src/meta.ts (procMatch).
+VERSION_PATTERN = "^v?(.*)$"
 
 
 # Said on the permission's line, where a reviewer (and zizmor's pedantic persona) looks.
@@ -48,6 +52,7 @@ def image_job(project: Project, needs: list[str]) -> Job:
             checkout_step(pinned),
             {"name": "Set up Docker Buildx", "uses": uses("docker/setup-buildx-action", pinned)},
             *login_steps(project),
+            *github_private.image_steps(project),
             _metadata_step(project),
             _build_step(project),
         ],
@@ -87,21 +92,38 @@ def _gcp_auth_step(project: Project) -> Step:
     }
 
 
+def metadata_tags(project: Project) -> str:
+    """metadata-action's tag rules (docker/metadata-action README.md, "tags input"): tags as the
+    other targets write them. No `latest`: release lines (release/2.x) would move it back.
+
+    - the bare commit SHA, not on tag builds (`enable=`): a release is built without cache, so
+      its digest differs and must not replace the branch's image under the same SHA tag;
+    - the branch, `/` made `-` (type=ref,event=branch acts on refs/heads/ only);
+    - on a push of a publish.tags tag, its version (type=match acts on refs/tags/ only).
+    """
+    rules = [f"type=sha,format=long,prefix=,enable={fenced(BRANCH_BUILD)}",
+             "type=ref,event=branch"]
+    if project.publish.tags:
+        rules.append(f"type=match,pattern={VERSION_PATTERN},group=1")
+    return "\n".join(rules) + "\n"
+
+
 def _metadata_step(project: Project) -> Step:
-    # Tags as the other targets write them: the bare commit SHA and the branch (/ becomes -);
-    # a v* tag adds its version. No `latest`: release lines (release/2.x) would move it back.
     return {
         "name": "Image tags and labels",
         "id": "meta",
         "uses": uses("docker/metadata-action", project.github.pin_actions),
-        "with": {"images": project.image_repo, "tags": TAGS, "flavor": "latest=false"},
+        "with": {"images": project.image_repo, "tags": metadata_tags(project),
+                 "flavor": "latest=false"},
     }
 
 
 def _build_step(project: Project) -> Step:
+    env = github_private.build_env(project)  # the Hex config: this step's only
     return {
         "name": "Build and push",
         "uses": uses("docker/build-push-action", project.github.pin_actions),
+        **({"env": env} if env else {}),
         "with": {
             "context": ".",
             "file": project.image.dockerfile,
@@ -110,26 +132,37 @@ def _build_step(project: Project) -> Step:
             "tags": "${{ steps.meta.outputs.tags }}",
             "labels": "${{ steps.meta.outputs.labels }}",
             **cache(project),
-            # A release is built from scratch: no cached layer, however it got there, reaches it.
+            # A release is built from scratch: besides reading no cache, BuildKit then drops the
+            # builder's cache mounts before the build (moby/buildkit pull request #1092).
             "no-cache": fenced(TAG_BUILD),
+            **github_private.build_inputs(project),
         },
     }
 
 
 def cache(project: Project) -> dict[str, str]:
-    """cache-from/cache-to of the github.cache backend."""
+    """cache-from/cache-to of the github.cache backend, on branch pushes and pull requests.
+
+    A tag build neither reads a cache (branch runs write them all) nor writes one (no later
+    release would read it). build-push-action drops the empty entries of both lists
+    (docker/build-push-action src/context.ts, through @docker/actions-toolkit's Util.getList),
+    so an empty value passes no --cache-from or --cache-to to buildx.
+    """
     repo = project.image_repo
     if project.github.cache == "gha":
-        return {"cache-from": "type=gha", "cache-to": "type=gha,mode=max"}
+        return {"cache-from": unless_tag("'type=gha'"),
+                "cache-to": unless_tag("'type=gha,mode=max'")}
     if project.github.cache == "registry":
+        ref = f"type=registry,ref={repo}:buildcache"
         # Only runs that logged in can write the cache image.
-        write = f"type=registry,ref={repo}:buildcache,mode=max"
-        return {"cache-from": f"type=registry,ref={repo}:buildcache",
-                "cache-to": fenced(f"{PUBLISHES} && '{write}' || ''")}
-    sources = [f"type=registry,ref={repo}:${{{{ steps.meta.outputs.version }}}}"]
+        return {"cache-from": unless_tag(f"'{ref}'"),
+                "cache-to": unless_tag(f"{PUBLISHES} && '{ref},mode=max'")}
+    # The image of this branch (metadata-action's `version` output: its highest-priority tag).
+    sources = [unless_tag(f"format('type=registry,ref={repo}:{{0}}', steps.meta.outputs.version)")]
     if project.publish.cache_from:
-        sources.append(f"type=registry,ref={repo}:{branch_tag(project.publish.cache_from)}")
-    return {"cache-from": "\n".join(sources) + "\n", "cache-to": "type=inline"}
+        ref = f"type=registry,ref={repo}:{branch_tag(project.publish.cache_from)}"
+        sources.append(unless_tag(f"'{ref}'"))
+    return {"cache-from": "\n".join(sources) + "\n", "cache-to": unless_tag("'type=inline'")}
 
 
 def branch_tag(branch: str) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 from cigen import compat
 from cigen.model import Project
 from cigen.targets.github import container as github_container
+from cigen.targets.github import private as github_private
 from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import TAG_BUILD, fenced
 from cigen.targets.github.pins import uses
@@ -60,10 +61,16 @@ def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
         out["env"] = env
     if running:
         out["services"] = github_services.service_block(running)
+    secrets = github_services.secret_env(project)
+    # What the steps that run the project's commands see besides the job's env.
+    step_env = {**secrets, **github_private.agent_env(project)}
     # Each check runs after its own setup steps.
-    runs = [[*github_services.setup_steps(project, c), _run(c, checks)] for c in checks]
-    steps = toolchain_steps(project, job, tuple(env))
-    out["steps"] = [*steps, *(step for run in runs for step in run)]
+    runs = [[*github_services.setup_steps(project, c, step_env), _run(c, checks, step_env)]
+            for c in checks]
+    steps = [*toolchain_steps(project, job, (*env, *secrets)),
+             *github_private.check_steps(project)]
+    out["steps"] = [*steps, *(step for run in runs for step in run),
+                    *github_private.cleanup_steps(project)]
     return out
 
 
@@ -122,8 +129,11 @@ def cache_step(project: Project, job: str) -> Step:
     }
 
 
-def _run(check: str, group: tuple[str, ...]) -> Step:
+def _run(check: str, group: tuple[str, ...], env: dict[str, str]) -> Step:
     if check == "cover":
-        return {"run": "rebar3 cover --verbose"}
-    cover = "cover" in group and check in COVERED
-    return {"run": f"rebar3 {check} --cover" if cover else f"rebar3 {check}"}
+        command = "rebar3 cover --verbose"
+    elif "cover" in group and check in COVERED:
+        command = f"rebar3 {check} --cover"
+    else:
+        command = f"rebar3 {check}"
+    return {"run": command, **({"env": dict(env)} if env else {})}  # a copy: no YAML alias

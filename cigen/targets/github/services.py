@@ -22,7 +22,16 @@ def running(project: Project, checks: tuple[str, ...]) -> tuple[Service, ...]:
 
 
 def job_env(project: Project, running: tuple[Service, ...]) -> dict[str, str]:
-    return {**env(project.erlang.env), **environment.hosts(running, lambda _: LOCALHOST)}
+    """What every step of a check job sees: erlang.env's plain values and the services' hosts."""
+    return {**environment.literal(project.erlang.env),
+            **environment.hosts(running, lambda _: LOCALHOST)}
+
+
+def secret_env(project: Project) -> dict[str, str]:
+    """erlang.env's secrets, for the steps that run the project's commands only (rebar3 and
+    erlang.setup): a job-level value would reach every action of the job too."""
+    values = project.erlang.env
+    return env({name: values[name] for name in environment.secrets(values)})
 
 
 def env(values: Mapping[str, EnvValue]) -> dict[str, str]:
@@ -53,12 +62,15 @@ def _health_options(command: str) -> str:
             f"--health-timeout {_HEALTH_TIMEOUT}s --health-retries {environment.WAIT_TRIES}")
 
 
-def setup_steps(project: Project, check: str) -> list[Step]:
+def setup_steps(project: Project, check: str, step_env: dict[str, str]) -> list[Step]:
+    """The erlang.setup steps of `check`, each with `step_env` (secret_env and the agent's
+    socket: what the project's commands need and the job's actions must not see)."""
     steps: list[Step] = []
     for setup in project.erlang.setup.get(check, ()):
         if setup.cache is not None:
             steps.append(_cache_step(project, setup.cache))
-        steps.append({"name": setup.name, "run": setup.run})
+        steps.append({"name": setup.name, **({"env": dict(step_env)} if step_env else {}),
+                      "run": setup.run})
     return steps
 
 
