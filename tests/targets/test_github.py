@@ -10,7 +10,7 @@ import pytest
 from cigen.errors import DescriptorError
 from cigen.model import Project
 from cigen.targets import github
-from cigen.targets.github.jobs import check_groups
+from cigen.targets.checks import groups as check_groups
 from cigen.targets.github.pins import annotate, line_of, pins, uses
 from cigen.yamlio import load_plain
 from tests import oracles
@@ -285,7 +285,7 @@ def test_cache_keys_are_per_job_and_restore_keys_are_their_prefix(combos: dict[s
 def test_coverage_checks_share_the_job_that_reports_them(combos: dict[str, Path]) -> None:
     assert check_groups(("xref", "eunit", "ct", "cover")) == {
         "xref": ("xref",), "ct": ("eunit", "ct", "cover")}
-    assert check_groups(("cover", "eunit")) == {"eunit": ("cover", "eunit")}
+    assert check_groups(("cover", "eunit")) == {"eunit": ("eunit", "cover")}  # cover last
     assert check_groups(("eunit", "ct")) == {"eunit": ("eunit",), "ct": ("ct",)}
     jobs = parsed(combos["debian_ghcr"])["jobs"]
     assert run_commands(jobs["ct"]) == [

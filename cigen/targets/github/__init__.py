@@ -4,12 +4,13 @@ from typing import Any
 
 from cigen.core import Output, Plan, Problem
 from cigen.model import Project, is_gcp_host
+from cigen.targets import checks as rebar3_checks
 from cigen.targets import environment
 from cigen.targets.base import banner, planned
 from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import PULL_REQUEST, fenced
 from cigen.targets.github.image import IMAGE_JOB, PERMISSION_REASONS, image_job
-from cigen.targets.github.jobs import COVERED, LOOKUP_ONLY, check_jobs, job_ids
+from cigen.targets.github.jobs import LOOKUP_ONLY, check_jobs, job_ids
 from cigen.targets.github.pins import Note, annotate, comments, uses_notes
 from cigen.yamlio import dump
 
@@ -81,12 +82,7 @@ def problems(project: Project) -> list[Problem]:
 
 
 def _check_problems(project: Project) -> list[Problem]:
-    found = []
-    checks = project.erlang.checks
-    if "cover" in checks and not any(c in checks for c in COVERED):
-        found.append(Problem(("erlang", "checks", checks.index("cover")),
-                             "cover reports the coverage of eunit or ct; add one of them"))
-    return found
+    return rebar3_checks.problems(project.erlang.checks)
 
 
 def _github_problems(project: Project) -> list[Problem]:

@@ -4,6 +4,7 @@ from typing import Any
 
 from cigen import compat
 from cigen.model import Project
+from cigen.targets import checks as rebar3_checks
 from cigen.targets.github import container as github_container
 from cigen.targets.github import private as github_private
 from cigen.targets.github import services as github_services
@@ -12,7 +13,6 @@ from cigen.targets.github.pins import uses
 from cigen.yamlio import quoted
 
 CHECK_TIMEOUT = 30  # minutes; a cold dialyzer PLT build is the slowest check
-COVERED = ("eunit", "ct")  # checks whose coverage data `rebar3 cover` reports
 # On a release (tag) build the cache is looked up but never restored: see `cache_step`.
 LOOKUP_ONLY = fenced(TAG_BUILD)
 
@@ -20,32 +20,14 @@ Job = dict[str, Any]
 Step = dict[str, Any]
 
 
-def check_groups(checks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """Job id -> the checks it runs, in order.
-
-    Every check is its own job, except that with `cover` the coverage checks (eunit, ct) and
-    `cover` share one job: `rebar3 cover` reads the coverdata they leave in _build/test.
-    """
-    covered = tuple(c for c in checks if c in (*COVERED, "cover"))
-    merge = "cover" in covered and len(covered) > 1
-    merged_id = "ct" if "ct" in covered else "eunit"
-    groups: dict[str, tuple[str, ...]] = {}
-    for check in checks:
-        if merge and check in covered:
-            groups.setdefault(merged_id, covered)
-        else:
-            groups[check] = (check,)
-    return groups
-
-
 def job_ids(checks: tuple[str, ...]) -> dict[str, str]:
     """Check -> the id of the job that runs it."""
-    return {check: job for job, group in check_groups(checks).items() for check in group}
+    return {check: job for job, group in rebar3_checks.groups(checks).items() for check in group}
 
 
 def check_jobs(project: Project) -> dict[str, Job]:
     return {job: _check_job(project, job, group)
-            for job, group in check_groups(project.erlang.checks).items()}
+            for job, group in rebar3_checks.groups(project.erlang.checks).items()}
 
 
 def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
@@ -130,10 +112,5 @@ def cache_step(project: Project, job: str) -> Step:
 
 
 def _run(check: str, group: tuple[str, ...], env: dict[str, str]) -> Step:
-    if check == "cover":
-        command = "rebar3 cover --verbose"
-    elif "cover" in group and check in COVERED:
-        command = f"rebar3 {check} --cover"
-    else:
-        command = f"rebar3 {check}"
+    command = rebar3_checks.command(check, group)
     return {"run": command, **({"env": dict(env)} if env else {})}  # a copy: no YAML alias
