@@ -200,6 +200,17 @@ def _innermost(causes: list[BaseException]) -> str:
     return str(causes[-1]) if causes else "unknown error"
 
 
+def get_ok(client: Client, url: str, headers: Mapping[str, str], what: str) -> Reply:
+    """GET `url` and insist on 200; every failure is a RemoteError that says what was asked."""
+    try:
+        reply = client.get(url, headers)
+    except RemoteError as e:
+        raise RemoteError(f"{what}: {e}") from e
+    if reply.status != 200:
+        raise status_error(what, reply)
+    return reply
+
+
 def status_error(what: str, response: Reply) -> RemoteError:
     """A clear error for an unexpected HTTP status, with the server's own message if it sent one."""
     code = response.status

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from cigen import files
 from cigen.core import Output
 from cigen.errors import CigenError, RemoteError
-from cigen.remote import Client, json_body, status_error
+from cigen.remote import Client, get_ok, json_body
 
 GITHUB_API = "https://api.github.com"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -112,13 +112,7 @@ def tag_commit(client: Client, api: str, repository: str, tag: str, token: str |
 
 
 def _object(client: Client, url: str, headers: dict[str, str], what: str) -> tuple[str, str]:
-    try:
-        reply = client.get(url, headers)
-    except RemoteError as e:
-        raise RemoteError(f"{what}: {e}") from e
-    if reply.status != 200:
-        raise status_error(what, reply)
-    body = json_body(what, reply)
+    body = json_body(what, get_ok(client, url, headers, what))
     target = body.get("object") if isinstance(body, dict) else None
     if (
         not isinstance(target, dict)

@@ -27,7 +27,7 @@ from cigen.errors import RemoteError
 from cigen.model import Project
 from cigen.pin.sites import Key, Site
 from cigen.refs import ImageRef
-from cigen.remote import Client, json_body, status_error
+from cigen.remote import Client, get_ok, json_body
 
 HEXPM = "https://builds.hex.pm"
 GITHUB_API = "https://api.github.com"
@@ -119,7 +119,7 @@ class Sources:
 
 
 def _builds(client: Client, url: str) -> list[str]:
-    reply = _get(client, url, {}, f"setup-beam's OTP list {url}")
+    reply = get_ok(client, url, {}, f"setup-beam's OTP list {url}")
     words = (line.split(" ", 1)[0] for line in reply.content.decode("utf-8", "replace").split("\n"))
     return [word[4:] for word in words if word.startswith("OTP-")]
 
@@ -132,7 +132,7 @@ def _releases(client: Client, api: str, token: str | None) -> list[str]:
     found: list[str] = []
     for page in range(1, _REBAR3_PAGES + 1):
         url = f"{api}/repos/erlang/rebar3/releases?per_page=100&page={page}"
-        body = json_body(what, _get(client, url, headers, what))
+        body = json_body(what, get_ok(client, url, headers, what))
         if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
             raise RemoteError(f"{what}: the GitHub API answer is not a list of releases")
         found += [str(r.get("tag_name")) for r in body
@@ -140,16 +140,6 @@ def _releases(client: Client, api: str, token: str | None) -> list[str]:
         if len(body) < 100:
             break
     return found
-
-
-def _get(client: Client, url: str, headers: dict[str, str], what: str) -> Any:
-    try:
-        reply = client.get(url, headers)
-    except RemoteError as e:
-        raise RemoteError(f"{what}: {e}") from e
-    if reply.status != 200:
-        raise status_error(what, reply)
-    return reply
 
 
 def moves(project: Project, tree: Any, images: list[Site], sources: Sources,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from cigen.model import Project
+from cigen.targets.private import trust_commands
 
 Step = str | dict[str, Any]
 HEX_CONFIG_VARIABLE = "HEX_CONFIG"
@@ -22,13 +23,8 @@ def check_steps(project: Project) -> list[Step]:
     steps: list[Step] = []
     hosts = project.private.git_hosts
     if hosts:
-        # known_hosts by scanning (trust on first use), and https URLs of the hosts over SSH
-        rewrites = "".join(f"git config --global url.git@{h}:.insteadOf https://{h}/\n"
-                           for h in hosts)
         steps += ["add_ssh_keys", _run("Fetch private git dependencies over SSH",
-                                       "mkdir -p ~/.ssh\n"
-                                       f"ssh-keyscan {' '.join(hosts)} >> ~/.ssh/known_hosts\n"
-                                       + rewrites)]
+                                       "".join(f"{c}\n" for c in trust_commands(hosts, "~/.ssh")))]
     if project.private.hex_organizations:
         steps.append(_run("Write the Hex config for the private organisations", _HEX_CONFIG))
     return steps

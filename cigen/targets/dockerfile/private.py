@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cigen.model import Project
 from cigen.targets.dockerfile.system import Run
+from cigen.targets.private import trust_commands
 
 HEX_SECRET = "hex_config"  # noqa: S105 (a secret id, not a secret): every CI passes it so
 # rebar3 reads repository keys from hex.config in its global config folder (~/.config/rebar3).
@@ -34,13 +35,6 @@ def packages(project: Project) -> tuple[str, ...]:
 
 
 def ssh_setup(project: Project) -> Run | None:
-    """known_hosts for each host, scanned at build time (trust on first use: pin the keys in
-    your own base image where that matters), and https URLs of those hosts rewritten to SSH.
-    The schema allows only letters, digits, - and . in a host, so nothing here needs quoting."""
+    """SSH for the hosts of private git dependencies, in the builder (never the runner)."""
     hosts = project.private.git_hosts
-    if not hosts:
-        return None
-    rewrites = [f"git config --global url.git@{h}:.insteadOf https://{h}/" for h in hosts]
-    known = "/root/.ssh/known_hosts"
-    scan = f"install -d -m 0700 /root/.ssh && ssh-keyscan {' '.join(hosts)} >> {known}"
-    return Run((), " && ".join([scan, *rewrites]))
+    return Run((), " && ".join(trust_commands(hosts, "/root/.ssh"))) if hosts else None

@@ -18,6 +18,7 @@ from typing import Any
 from cigen.model import Project
 from cigen.targets.dockerfile.private import HEX_SECRET
 from cigen.targets.github.expr import fenced
+from cigen.targets.private import trust_commands
 
 Step = dict[str, Any]
 
@@ -41,14 +42,8 @@ def check_steps(project: Project) -> list[Step]:
     steps: list[Step] = []
     hosts = project.private.git_hosts
     if hosts:
-        # Trust on first use, as the Dockerfile's builder does; https URLs of the hosts over SSH.
-        # The schema allows only letters, digits, - and . in a host: nothing needs quoting.
-        rewrites = "".join(f"git config --global url.git@{h}:.insteadOf https://{h}/\n"
-                           for h in hosts)
         steps.append({"name": "Trust the private git hosts",
-                      "run": "install -d -m 0700 ~/.ssh\n"
-                             f"ssh-keyscan {' '.join(hosts)} >> ~/.ssh/known_hosts\n"
-                             + rewrites})
+                      "run": "".join(f"{c}\n" for c in trust_commands(hosts, "~/.ssh"))})
         steps.append(_agent_step())
     if project.private.hex_organizations:
         steps.append({"name": "Write the Hex config for the private organisations",
