@@ -241,6 +241,8 @@ class Project:
     cloudbuild: CloudBuild
     user_dockerfile: str | None = None  # the user's Dockerfile text when image.generate is false
     private: Private = Private()
+    # output path -> JSON Patch operations, in the descriptor's order (cigen/overrides.py)
+    overrides: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
 
     @property
     def registry_host(self) -> str:
@@ -271,6 +273,7 @@ class Project:
             cloudbuild=_cloudbuild(raw["cloudbuild"], f"{registry}/{image_name}", image),
             private=Private(tuple(raw["private"]["hex_organizations"]),
                             tuple(raw["private"]["git_hosts"])),
+            overrides=tuple((path, tuple(ops)) for path, ops in raw["overrides"].items()),
         )
 
 

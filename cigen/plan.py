@@ -5,7 +5,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from cigen import manifest, targets
-from cigen.core import Output, Plan, Problem
+from cigen.core import Output, Plan, Problem, normalise
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,6 +25,9 @@ def build(project: Project, names: Iterable[str] = ()) -> Plan:
         plan += targets.load(name).plan(project)
     outputs = _distinct(plan.outputs)
     found = plan.problems + tuple(_misplaced(outputs))
+    if not found and project.overrides:
+        outputs, patched = _overridden(project, outputs)
+        found += tuple(patched)
     if found:
         return Plan(problems=found)
     if not names:
@@ -46,6 +49,26 @@ def load(config: Path, names: Iterable[str] = (), source: str | None = None
     if plan.problems:
         raise descriptor.error(plan.problems)
     return descriptor, plan
+
+
+def _overridden(project: Project, outputs: tuple[Output, ...]
+                ) -> tuple[tuple[Output, ...], list[Problem]]:
+    """The outputs with `overrides` applied; a patched file must still pass its schema."""
+    from cigen import overrides, validation
+
+    patched, found = overrides.apply(outputs, project.overrides)
+    changed = {o.key for o, before in zip(patched, outputs, strict=True) if o.text != before.text}
+    # every output goes to validation: a target's lint reads its files together
+    for problem in validation.validate_outputs(project, patched) if changed else ():
+        path, _, why = problem.partition(": ")
+        if normalise(path) in changed:
+            found.append(Problem(("overrides", _override_key(project, path)),
+                                 f"the patched file fails its check: {why}", at_key=True))
+    return patched, found
+
+
+def _override_key(project: Project, path: str) -> str:
+    return next((key for key, _ in project.overrides if normalise(key) == normalise(path)), path)
 
 
 def _unavailable(project: Project, names: tuple[str, ...]) -> Iterator[Problem]:

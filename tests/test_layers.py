@@ -18,7 +18,7 @@ LAYERS = (
     ("cigen.model",),
     ("cigen.descriptor", "cigen.kaniko", "cigen.files"),
     ("cigen.targets",),
-    ("cigen.plan", "cigen.checkcache", "cigen.validation"),
+    ("cigen.plan", "cigen.checkcache", "cigen.validation", "cigen.overrides"),
     ("cigen.pin", "cigen.init"),
     ("cigen.commands",),
     ("cigen.cli", "cigen.main", "cigen.__main__"),
