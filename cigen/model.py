@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -84,6 +84,7 @@ class Erlang:
     env: Mapping[str, EnvValue]
     services: tuple[Service, ...]
     setup: Mapping[str, tuple[SetupStep, ...]]
+    timeouts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # min
 
     @classmethod
     def create(cls, raw: Mapping[str, Any]) -> Erlang:
@@ -100,6 +101,7 @@ class Erlang:
             env=_env(raw["env"]),
             services=tuple(Service.create(s) for s in raw["services"]),
             setup=_frozen(setup),
+            timeouts=_frozen(dict(raw["timeouts"])),
         )
 
 

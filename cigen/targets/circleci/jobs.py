@@ -69,6 +69,11 @@ def _filtered(project: Project, params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "filters": {"tags": tag_filter(project)}} if project.publish.tags else params
 
 
+def _no_output_timeout(project: Project, check: str) -> dict[str, str]:
+    minutes = project.erlang.timeouts.get(check)
+    return {"no_output_timeout": f"{minutes}m"} if minutes else {}
+
+
 def own_jobs(project: Project) -> dict[str, Any]:
     """Config-level jobs: the merged coverage job, when `cover` is checked. The orb's jobs take
     only an executor and run eunit and ct without --cover (tsloughter/rebar3_orb, src/orb.yml at
@@ -84,7 +89,8 @@ def _coverage_job(project: Project, job: str, group: tuple[str, ...]) -> dict[st
     steps: list[Any] = [*circleci_private.check_steps(project), "checkout"]
     for check in group:  # each check's service wait and setup commands, once each
         steps += [s for s in circleci_services.pre_steps(project, check) if s not in steps]
-    runs = [{"run": {"name": f"rebar3 {c}", "command": checks.command(c, group)}} for c in group]
+    runs = [{"run": {"name": f"rebar3 {c}", "command": checks.command(c, group),
+                      **_no_output_timeout(project, c)}} for c in group]
     steps += [{f"{ORB}/with_deps_cache": {"steps": runs}},
               {f"{ORB}/on_fail_store_crashdump": {"cmd": job}}]
     if "ct" in group:  # what the orb's ct job keeps: JUnit results and the ct logs

@@ -34,7 +34,8 @@ def _check_job(project: Project, job: str, checks: tuple[str, ...]) -> Job:
     out: Job = {
         "name": "rebar3 " + ", ".join(checks),
         "runs-on": project.github.runs_on,
-        "timeout-minutes": CHECK_TIMEOUT,
+        # the largest limit of the checks the job runs (erlang.timeouts)
+        "timeout-minutes": max(project.erlang.timeouts.get(c, CHECK_TIMEOUT) for c in checks),
         "permissions": {"contents": "read"},
     }
     running = github_services.running(project, checks)
