@@ -221,7 +221,7 @@ def status_error(what: str, response: Reply) -> RemoteError:
         429: "429 Too Many Requests: rate limited, still after retries",
     }.get(
         code,
-        f"{code} {response.reason or 'error'}"
+        f"{code} {printable(response.reason) or 'error'}"
         + (", still after retries" if code in _RETRIED else ""),
     )
     if code == 403 and response.header("X-RateLimit-Remaining") == "0":
