@@ -45,13 +45,11 @@ def check(config: Path, names: list[str]) -> int:
     from cigen.plan import load
 
     descriptor, plan = load(config, names)
-    project = descriptor.project
     _refuse_obstacles(descriptor, plan.outputs, config.parent)
     found = files.drift(plan.outputs, config.parent)
     orphans = [] if names else files.orphans(plan.outputs, config.parent)
     if not found and not orphans:
-        inputs = [] if project.image.generate else [project.image.dockerfile]
-        checkcache.store(config, names, inputs, plan.outputs)
+        checkcache.store(config, names, list(descriptor.inputs), plan.outputs)
     for d in found:
         print(f"{d.path}: {_drift_text(d)}", file=sys.stderr)
         sys.stderr.write(d.diff)

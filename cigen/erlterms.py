@@ -12,7 +12,8 @@ _TOKEN = re.compile(
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<quoted>'(?:[^'\\]|\\.)*')
   | (?P<char>\$(?:\\.|[^\\]))
-  | (?P<number>-?[0-9]+(?:\#[0-9A-Za-z]+|\.[0-9]+(?:[eE][-+]?[0-9]+)?)?)
+  | (?P<number>-?[0-9]+(?:_[0-9]+)*(?:\#[0-9A-Za-z]+(?:_[0-9A-Za-z]+)*
+                                   |\.[0-9]+(?:_[0-9]+)*(?:[eE][-+]?[0-9]+)?)?)
   | (?P<atom>[a-z][A-Za-z0-9_@]*)
   | (?P<var>[A-Z_][A-Za-z0-9_]*)
   | (?P<end>\.(?=\s|%|$))
@@ -47,6 +48,7 @@ class ErlangSyntaxError(ValueError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
         self.line = line
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,28 @@ class _Tok:
 def consult(text: str) -> list[Any]:
     """The terms of a rebar.config-style file, one per `Term.`; unreadable terms are skipped."""
     terms: list[Any] = []
-    for chunk in _statements(_tokens(text)):
+    for toks in _statements(_tokens(text)):
         try:
-            term, rest = _term(chunk, 0)
+            terms.append(_statement(toks))
         except (ErlangSyntaxError, IndexError, RecursionError):  # nested past Python's stack
             continue
-        if rest == len(chunk):
-            terms.append(term)
+    return terms
+
+
+def consult_strict(text: str) -> list[tuple[int, Any]]:
+    """Each term with the line it starts on, or ErlangSyntaxError at the first one that
+    `file:consult/1` (how rebar3 reads rebar.config) would refuse: a syntax error, a variable,
+    no final `.`. Only terms are read, never evaluated, so a construct this reader does not know
+    (a fun, `- 1`) is refused too, and named."""
+    terms: list[tuple[int, Any]] = []
+    for toks in _statements(_tokens(text)):
+        try:
+            terms.append((toks[0].line, _statement(toks)))
+        except RecursionError:
+            raise ErlangSyntaxError(toks[0].line, "nested too deeply to read") from None
+        var = next((t for t in toks if t.kind == "var"), None)
+        if var is not None:
+            raise ErlangSyntaxError(var.line, f"{var.text} is a variable; only values can be read")
     return terms
 
 
@@ -83,13 +100,26 @@ def _tokens(text: str) -> Iterator[_Tok]:
 
 
 def _statements(tokens: Iterator[_Tok]) -> Iterator[list[_Tok]]:
+    """The tokens of each statement with its `.` last; text after the last `.` ends with a
+    made-up `eof` token instead, so no statement is dropped and none is read past its end."""
     chunk: list[_Tok] = []
     for tok in tokens:
+        chunk.append(tok)
         if tok.kind == "end":
             yield chunk
             chunk = []
-        else:
-            chunk.append(tok)
+    if chunk:
+        yield [*chunk, _Tok("eof", "", chunk[-1].line)]
+
+
+def _statement(toks: list[_Tok]) -> Any:
+    term, i = _term(toks, 0)
+    if toks[i].kind == "eof":
+        raise ErlangSyntaxError(toks[i].line, "no '.' after the last term")
+    if toks[i].kind != "end":
+        raise ErlangSyntaxError(toks[i].line, f"unexpected {toks[i].text!r} after a whole term; "
+                                "a ',' or '.' missing?")
+    return term
 
 
 def _term(toks: list[_Tok], i: int) -> tuple[Any, int]:
@@ -98,7 +128,7 @@ def _term(toks: list[_Tok], i: int) -> tuple[Any, int]:
         return _collection(toks, i)
     if tok.kind == "string":
         text, i = "", i
-        while i < len(toks) and toks[i].kind == "string":  # "a" "b" is one string
+        while toks[i].kind == "string":  # "a" "b" is one string
             text, i = text + _unescape(toks[i].text[1:-1]), i + 1
         return text, i
     return _scalar(tok), i + 1
@@ -118,6 +148,11 @@ def _scalar(tok: _Tok) -> Any:
             return _number(tok.text)
         except ValueError:  # 99#1, 2#9, or more digits than Python converts
             raise ErlangSyntaxError(tok.line, f"{tok.text[:20]!r} is not a number") from None
+    if tok.kind in ("end", "eof"):
+        raise ErlangSyntaxError(tok.line, "a value is missing before the end of the term")
+    if tok.text in ('"', "'"):
+        kind = "string" if tok.text == '"' else "quoted atom"
+        raise ErlangSyntaxError(tok.line, f"a {kind} that is never closed")
     raise ErlangSyntaxError(tok.line, f"unexpected {tok.text!r}")
 
 
@@ -129,22 +164,37 @@ def _number(text: str) -> int | float:
 
 
 def _collection(toks: list[_Tok], i: int) -> tuple[Any, int]:
-    opener = toks[i].text
+    opener, close, line = toks[i].text, _CLOSE[toks[i].text], toks[i].line
     items: list[Any] = []
     i += 1
-    while toks[i].text != _CLOSE[opener]:
+    while toks[i].text != close:
         item, i = _term(toks, i)
         if toks[i].text in ("=>", ":=", "|"):  # a map pair, or a list's tail: keep both sides
             tail, i = _term(toks, i + 1)
             item = (item, tail) if opener == "#{" else [item, tail]
+        elif opener == "#{":
+            raise ErlangSyntaxError(toks[i].line, "a map entry needs '=>'")
+        if opener == "<<":
+            i = _bit_type(toks, i)
         items.append(item)
+        if toks[i].text == "," and toks[i + 1].text == close:
+            raise ErlangSyntaxError(toks[i].line, f"a ',' with nothing after it before {close}")
         if toks[i].text == ",":
             i += 1
-        elif toks[i].text != _CLOSE[opener]:
-            raise ErlangSyntaxError(
-                toks[i].line, f"expected , or {_CLOSE[opener]}, found {toks[i].text!r}"
-            )
+        elif toks[i].kind in ("end", "eof"):
+            raise ErlangSyntaxError(toks[i].line, f"{opener!r} from line {line} is not closed")
+        elif toks[i].text != close:
+            raise ErlangSyntaxError(toks[i].line, f"expected , or {close}, found {toks[i].text!r}")
     return _build(opener, items), i + 1
+
+
+def _bit_type(toks: list[_Tok], i: int) -> int:
+    """Past a binary element's size and type: <<1:8>>, <<"text"/utf8>>, /big-unsigned."""
+    if toks[i].text == ":" and toks[i + 1].kind == "number":
+        i += 2
+    while toks[i].text in ("/", "-") and toks[i + 1].kind == "atom":
+        i += 2
+    return i
 
 
 def _build(opener: str, items: list[Any]) -> Any:

@@ -11,6 +11,8 @@ RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
 _GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
 # The Secret Manager secrets a docker-login Cloud Build reads unless the descriptor names others.
 _REGISTRY_SECRET = "projects/$PROJECT_ID/secrets/registry-{}/versions/latest"  # noqa: S105 (a name)
+# And the ones that hold the keys of private dependencies (`private`).
+_PRIVATE_SECRET = "projects/$PROJECT_ID/secrets/{}/versions/latest"  # noqa: S105 (a name)
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -207,7 +209,7 @@ class CloudBuild:
     destination: str
     tags: tuple[str, ...]
     cache_repo: str | None
-    builder: str  # "kaniko" or "buildx"
+    builder: str  # "kaniko" or "buildx"; buildx by default with private dependencies
     docker_image: str
     run_checks: bool
     timeout: str | None  # a duration as written, e.g. "1h30m"
@@ -219,6 +221,9 @@ class CloudBuild:
     registry_username_secret: str | None  # Secret Manager versions; set only with docker-login
     registry_password_secret: str | None
     release_file: str
+    # Secret Manager versions of the private dependencies' keys; set only with private.
+    hex_config_secret: str | None = None
+    ssh_key_secret: str | None = None
 
     @property
     def registry_host(self) -> str:
@@ -242,6 +247,7 @@ class Project:
     github: GitHub
     cloudbuild: CloudBuild
     user_dockerfile: str | None = None  # the user's Dockerfile text when image.generate is false
+    rebar_lock: bool = True  # rebar.lock is beside the descriptor (the loader looks; else True)
     private: Private = Private()
     # output path -> JSON Patch operations, in the descriptor's order (cigen/overrides.py)
     overrides: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
@@ -261,6 +267,8 @@ class Project:
         host = registry.split("/", 1)[0]
         image = Image.create(raw["image"], raw["name"], raw["erlang"]["otp"])
         image_name = raw.get("image_name", raw["name"])
+        private = Private(tuple(raw["private"]["hex_organizations"]),
+                          tuple(raw["private"]["git_hosts"]))
         return cls(
             source=source,
             name=raw["name"],
@@ -272,9 +280,8 @@ class Project:
             publish=Publish.create(raw["publish"]),
             circleci=_circleci(raw["circleci"], host),
             github=_github(raw["github"], host),
-            cloudbuild=_cloudbuild(raw["cloudbuild"], f"{registry}/{image_name}", image),
-            private=Private(tuple(raw["private"]["hex_organizations"]),
-                            tuple(raw["private"]["git_hosts"])),
+            cloudbuild=_cloudbuild(raw["cloudbuild"], f"{registry}/{image_name}", image, private),
+            private=private,
             overrides=tuple((path, tuple(ops)) for path, ops in raw["overrides"].items()),
         )
 
@@ -298,7 +305,7 @@ def _github(raw: Mapping[str, Any], host: str) -> GitHub:
     return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"])
 
 
-def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
+def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image, private: Private) -> CloudBuild:
     account = raw.get("service_account")
     # Cloud Build refuses a build with its own service account that logs to the default bucket.
     logging = raw.get("logging", "CLOUD_LOGGING_ONLY" if account else None)
@@ -315,7 +322,8 @@ def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
         destination=destination,
         tags=tuple(raw["tags"]),
         cache_repo=raw.get("cache_repo"),
-        builder=raw["builder"],
+        # Kaniko can take no private dependency safely (docs/private-dependencies.md).
+        builder=raw.get("builder", "buildx" if private else "kaniko"),
         docker_image=raw["docker_image"],
         run_checks=raw["run_checks"],
         timeout=raw.get("timeout"),
@@ -329,4 +337,8 @@ def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image) -> CloudBuild:
         registry_password_secret=raw.get(
             "registry_password_secret", _REGISTRY_SECRET.format("password") if login else None),
         release_file=raw["release_file"],
+        hex_config_secret=raw.get("hex_config_secret", _PRIVATE_SECRET.format("hex-config")
+                                  if private.hex_organizations else None),
+        ssh_key_secret=raw.get("ssh_key_secret", _PRIVATE_SECRET.format("ssh-key")
+                               if private.git_hosts else None),
     )

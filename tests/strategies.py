@@ -108,7 +108,8 @@ def _overrides() -> dict[KeyPath, st.SearchStrategy[Any]]:
     registry = st.from_regex(str(_node("registry")["pattern"]), fullmatch=True)
     return {
         ("registry",): st.sampled_from(REGISTRIES) | registry.filter(lambda s: "\n" not in s),
-        ("cloudbuild", "destination"): st.sampled_from(DESTINATIONS) | free_text(),
+        # minLength 1, as the schema says
+        ("cloudbuild", "destination"): st.sampled_from(DESTINATIONS) | free_text().filter(bool),
         # check-jsonschema's vendored Cloud Build schema predates E2_STANDARD_2 (the schema's
         # own description says so): the official-schema oracle would refuse it.
         ("cloudbuild", "machine_type"): st.sampled_from(

@@ -21,10 +21,13 @@ _LONG_NUMBER = re.compile("[0-9_]{4000,}")
 
 
 class Descriptor(NamedTuple):
-    """A valid descriptor: the model, and the document that locates problems found later."""
+    """A valid descriptor: the model, the document that locates problems found later, and the
+    files besides the descriptor that the model was read from (paths from its folder), which
+    the check cache hashes."""
 
     project: Project
     document: Document
+    inputs: tuple[str, ...] = ()
 
     def error(self, found: Iterable[Problem]) -> DescriptorError:
         return DescriptorError(self.document.format(found))
@@ -44,7 +47,8 @@ def load(path: Path, source: str | None = None) -> Descriptor:
     if found:
         raise DescriptorError(doc.format(found))
     project = Project.create(schema.apply_defaults(data), path.name)
-    return Descriptor(_with_inputs(project, path.parent, doc), doc)
+    project, inputs = _with_inputs(project, path.parent, doc)
+    return Descriptor(project, doc, inputs)
 
 
 def schema_problems(data: Any, token: Callable[[KeyPath], str]) -> Iterator[Problem]:
@@ -275,15 +279,19 @@ def _target(image: dict[str, Any]) -> Iterable[Problem]:
         yield Problem(("image", "target"), message)
 
 
-def _with_inputs(project: Project, root: Path, doc: Document) -> Project:
-    """The model with the input files it names read in (a user's own Dockerfile)."""
+def _with_inputs(project: Project, root: Path, doc: Document) -> tuple[Project, tuple[str, ...]]:
+    """The model with what it needs of the project's files read in, and those files' paths: the
+    user's own Dockerfile, or whether rebar.lock exists (the generated Dockerfile copies it
+    only then: COPY fails on a missing file, and a new project, or one that keeps rebar.lock
+    out of git, has none). An absent file is an input too: the check cache records it as such,
+    so a rebar.lock that appears or disappears makes the next check render again."""
     from dataclasses import replace
 
     from cigen import files
     from cigen.errors import RenderError
 
     if project.image.generate:
-        return project
+        return replace(project, rebar_lock=(root / "rebar.lock").is_file()), ("rebar.lock",)
     try:
         text = files.read(root, project.image.dockerfile)
     except RenderError as e:
@@ -291,4 +299,4 @@ def _with_inputs(project: Project, root: Path, doc: Document) -> Project:
     if text is None:
         msg = f"cannot read {project.image.dockerfile}: No such file or directory"
         raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)]))
-    return replace(project, user_dockerfile=text)
+    return replace(project, user_dockerfile=text), (project.image.dockerfile,)

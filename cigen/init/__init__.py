@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 from cigen import files, inputs
 from cigen.core import Plan, is_generated
 from cigen.errors import CigenError, DescriptorError
-from cigen.init.infer import HINT_BYTES, Fact, Findings, infer
+from cigen.init.infer import BRANCH, HINT_BYTES, Fact, Findings, infer
 
 _HEADER = """\
 cigen.yaml: the one file cigen renders this service's CI and container build files from.
@@ -18,6 +19,14 @@ Every key, with its default: `cigen schema`."""
 _NO_REGISTRY = "NOT FOUND: no GitHub remote; set where images are pushed"
 _NO_OTP = "NOT FOUND in .tool-versions, workflows, CircleCI or Dockerfile: set it"
 _USER_DOCKERFILE = "Dockerfile exists: it stays yours; cigen derives the Kaniko variant"
+_DEFAULT_BRANCH = "main"  # the schema's publish.branches default
+# A CI branch filter that is a pattern (GitHub globs, CircleCI /regex/): init does not judge it.
+_PATTERN = re.compile(r"[*?+!\[\]]|^/")
+_LIBRARY = """\
+NO RELEASE: rebar.config has no relx release, so this looks like a library. cigen always
+generates an image build (the Dockerfile, the CircleCI and GitHub image jobs, Cloud Build's
+build), and it will fail on every run: cigen cannot describe a pipeline without an image yet
+(docs/pin-and-init.md, "A library"). Add a relx release to build one."""
 
 
 def init(directory: Path) -> int:
@@ -60,6 +69,8 @@ def render(found: Findings) -> str:
     doc.yaml_set_start_comment(_HEADER)
     doc["version"] = 1
     _put(doc, "name", found.name, "NOT FOUND: no relx release; the folder's name")
+    if not found.releases:
+        doc.yaml_set_comment_before_after_key("name", before=_LIBRARY)
     _put(doc, "registry", found.registry, _NO_REGISTRY)
     targets = _targets(found)
     if targets.value:
@@ -71,6 +82,10 @@ def render(found: Findings) -> str:
     image = _image(found, CommentedMap())
     if image:
         doc["image"] = image
+    branch = _branch(found)
+    if branch.value != _DEFAULT_BRANCH:
+        doc["publish"] = CommentedMap()
+        _put(doc["publish"], "branches", Fact([branch.value], branch.source), "", 2)
     organizations, hosts = found.private.value
     if organizations or hosts:
         private = CommentedMap()
@@ -84,14 +99,16 @@ def render(found: Findings) -> str:
 
 
 def _targets(found: Findings) -> Fact:
-    """The targets the CI files name (none: every target), less cloudbuild with private
-    dependencies, which cigen cannot give Cloud Build yet (docs/private-dependencies.md)."""
-    named = found.targets.value or ("circleci", "github", "cloudbuild")
-    if not any(found.private.value) or "cloudbuild" not in named:
-        return found.targets
-    kept = tuple(t for t in named if t != "cloudbuild")
-    return Fact(kept, "cloudbuild left out: cigen cannot give Cloud Build the keys of private "
-                      "dependencies yet (docs/private-dependencies.md)")
+    """The targets the CI files name (none: every target). With private dependencies Cloud
+    Build builds with buildx, its default then (docs/private-dependencies.md)."""
+    return found.targets
+
+
+def _branch(found: Findings) -> Fact:
+    """The branch that publishes: git's default branch, when the schema takes its name."""
+    if found.branch.value is None or not BRANCH.match(found.branch.value):
+        return Fact(_DEFAULT_BRANCH)
+    return found.branch
 
 
 def _image(found: Findings, image: Any) -> Any:
@@ -146,6 +163,7 @@ def _guesses(found: Findings) -> list[str]:
         ("image.os", found.os),
         ("targets", found.targets),
         ("version from git", found.from_git),
+        ("publish.branches", found.branch),
     ]
     lines = [
         f"{key}: {_shown(fact.value)}".ljust(40) + (fact.source or "not found: a placeholder")
@@ -171,10 +189,45 @@ def _unsure(found: Findings) -> list[str]:
         out.append("registry: no GitHub remote; set the registry and owner images are pushed to")
     if not found.otp.source:
         out.append(f"erlang.otp: nothing names an OTP version; {found.otp.value} is a placeholder")
-    if not found.name.source:
-        out.append("name: no relx release in rebar.config; set the release name")
+    if not found.releases:
+        out.append("no relx release: the image jobs will fail on every run (see the note at "
+                   "name: in cigen.yaml)")
+    elif found.name.value != found.releases[0]:
+        out.append(f"name: {found.name.value} is not the relx release's name, "
+                   f"{found.releases[0]}: the image build looks for a release called "
+                   f"{found.name.value}; rename the release in rebar.config to match")
+    if len(found.releases) > 1:
+        out.append(f"name: {found.releases[0]} of the relx releases {', '.join(found.releases)} "
+                   "(the first in the top-level relx section, else in a profile's); to ship "
+                   "another, set name: to it. With several release names `rebar3 tar` builds "
+                   "one only when given --relname, which the generated Dockerfile does not "
+                   "pass yet: the image build fails until one name is left")
     if found.os.value is None:
         out.append("image.os: alpine (the default); use debian if the service needs glibc")
+    return [*out, *_branch_checks(found)]
+
+
+def _branch_checks(found: Findings) -> list[str]:
+    out = []
+    branch = _branch(found)
+    if found.branch.value is not None and branch is not found.branch:
+        out.append(f"publish.branches: git's default branch {found.branch.value} is not a "
+                   "branch name cigen takes; set publish.branches")
+    elif branch.value != _DEFAULT_BRANCH and found.branch.source.endswith("(no origin/HEAD)"):
+        out.append(f"publish.branches: {branch.value} is the branch checked out, as git has no "
+                   "origin/HEAD; make sure it is the default branch (`git remote set-head "
+                   "origin --auto` sets origin/HEAD)")
+    for path, names in found.ci_branches:
+        if branch.value not in names and not any(_PATTERN.search(n) for n in names):
+            out.append(f"publish.branches: {branch.value}, but {path} runs on pushes to "
+                       f"{', '.join(names)}: make the two agree")
+    if found.lock_ignored:
+        out.append("rebar.lock is ignored by git, so CI's checkout will not have it, while "
+                   "the generated Dockerfile copies it whenever it exists where you render: "
+                   "commit it")
+    if found.config_script:
+        out.append("rebar.config.script exists: rebar3 runs it over rebar.config, cigen init "
+                   "read only rebar.config")
     return out
 
 

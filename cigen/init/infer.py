@@ -9,7 +9,8 @@ from typing import Any
 
 from cigen import inputs
 from cigen.core import printable
-from cigen.erlterms import Atom, consult
+from cigen.erlterms import Atom, ErlangSyntaxError, consult, consult_strict
+from cigen.errors import CigenError
 
 DEFAULT_OTP = "26.2.5"
 HINT_BYTES = 1 << 20  # rebar.config, .tool-versions, a workflow: a few KiB each
@@ -23,6 +24,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ORG = re.compile(r"[a-z0-9][a-z0-9_-]*")  # as the schema's private.hex_organizations
 _LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")  # as the schema's private.git_hosts
+# as the schema's $defs.branch (a test holds the two equal)
+BRANCH = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*@\{)(?!-)[A-Za-z0-9._/-]+(?<!/)(?<!\.lock)$")
 # git@host:path, or ssh://[user@]host[:port]/path
 _SSH_URL = re.compile(r"(?:[\w.-]+@([^:/\s]+):(?!//)|ssh://(?:[^@/\s]+@)?([^:/\s]+))")
 
@@ -53,16 +56,24 @@ class Findings:
     apps: tuple[str, ...]
     umbrella: bool
     private: Fact = Fact(((), ()))  # (Hex organisations, git hosts over SSH)
+    releases: tuple[str, ...] = ()  # the relx release names, the chosen one first
+    branch: Fact = Fact(None)  # the default branch git names, or None
+    ci_branches: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (CI file, its push branches)
+    lock_ignored: bool = False  # git ignores rebar.lock: CI's checkout will not have it
+    config_script: bool = False  # rebar.config.script exists: rebar3 runs it, init cannot
 
 
 def infer(root: Path) -> Findings:
-    """What the repository at `root` says about its descriptor; reads files and `git config`."""
-    terms = consult(_read(root / "rebar.config"))
+    """What the repository at `root` says about its descriptor; reads files and asks git
+    (read-only: config, symbolic-ref, check-ignore). A rebar.config that does not parse raises
+    CigenError at its line."""
+    terms = _config(root / "rebar.config")
     app_srcs = sorted(root.glob("apps/*/src/*.app.src")) or sorted(root.glob("src/*.app.src"))
     apps = tuple(p.name.removesuffix(".app.src") for p in app_srcs)
-    release = _release(terms)
+    releases = _releases(terms)
+    release = releases[0][:2] if releases else None
     return Findings(
-        name=_name(release, apps, root),
+        name=_name(releases, apps, root),
         from_git=_from_git(release, app_srcs),
         otp=_otp(root),
         os=_os(root),
@@ -72,7 +83,27 @@ def infer(root: Path) -> Findings:
         apps=apps,
         umbrella=bool(list(root.glob("apps/*/src/*.app.src"))),
         private=_private(terms),
+        releases=tuple(dict.fromkeys(str(name) for name, _, _ in releases)),
+        branch=_branch(root),
+        ci_branches=_ci_branches(root),
+        lock_ignored=_git(root, "check-ignore", "-q", "rebar.lock") is not None,
+        config_script=(root / "rebar.config.script").exists(),
     )
+
+
+def _config(path: Path) -> list[Any]:
+    """rebar.config's terms, read as rebar3 reads them (rebar_config:consult_file/1 in rebar3's
+    source: file:consult/1, then every term must be {Key, Value}); the first it would refuse is
+    an error at its line, so that init never guesses from half a file."""
+    try:
+        terms = consult_strict(_read(path))
+    except ErlangSyntaxError as e:
+        raise CigenError(f"{path}:{e.line}: {e.message}") from None
+    for line, term in terms:
+        if not (isinstance(term, tuple) and len(term) == 2):
+            raise CigenError(f"{path}:{line}: not a {{Key, Value}} pair, which rebar3 requires "
+                             "of each term in rebar.config")
+    return [term for _, term in terms]
 
 
 def _private(terms: list[Any]) -> Fact:
@@ -121,22 +152,21 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _release(terms: list[Any]) -> tuple[Any, Any] | None:
-    # The first release in the top-level relx section, else in a profile's relx section.
-    sections = [_get(terms, "relx")] + [
-        _get(opts, "relx") for _, opts in _pairs(_get(terms, "profiles"))
+def _releases(terms: list[Any]) -> list[tuple[Any, Any, str]]:
+    """(name, version, where) of each relx release: the top-level relx section's, then each
+    profile's. The first is the one init names: relx builds the release it is told to, and
+    with several names it needs telling (relx.erl's pick_release refuses to choose)."""
+    sections = [("the top-level relx section", _get(terms, "relx"))] + [
+        (f"the {profile} profile's relx section", _get(opts, "relx"))
+        for profile, opts in _pairs(_get(terms, "profiles"))
     ]
-    for section in sections:
-        for entry in section if isinstance(section, list) else ():
-            if (
-                isinstance(entry, tuple)
-                and len(entry) >= 3
-                and entry[0] == "release"
-                and isinstance(entry[1], tuple)
-                and len(entry[1]) == 2
-            ):
-                return entry[1][0], entry[1][1]
-    return None
+    return [
+        (entry[1][0], entry[1][1], where)
+        for where, section in sections
+        for entry in (section if isinstance(section, list) else ())
+        if isinstance(entry, tuple) and len(entry) >= 3 and entry[0] == "release"
+        and isinstance(entry[1], tuple) and len(entry[1]) == 2
+    ]
 
 
 def _get(terms: Any, key: str) -> Any:
@@ -152,9 +182,15 @@ def _pairs(terms: Any) -> Iterator[tuple[Any, Any]]:
             yield term[0], term[1]
 
 
-def _name(release: tuple[Any, Any] | None, apps: tuple[str, ...], root: Path) -> Fact:
-    if release is not None and isinstance(release[0], str):
-        return Fact(_atom_name(release[0]), f"rebar.config relx release {release[0]}")
+def _name(releases: list[tuple[Any, Any, str]], apps: tuple[str, ...], root: Path) -> Fact:
+    named = [r for r in releases if isinstance(r[0], str)]
+    if named:
+        name, _, where = named[0]
+        others = list(dict.fromkeys(str(r[0]) for r in named if r[0] != name))
+        if others:
+            return Fact(_atom_name(name), f"rebar.config relx release {name}, the first in "
+                                          f"{where}; also: {', '.join(others)}")
+        return Fact(_atom_name(name), f"rebar.config relx release {name}")
     if len(apps) == 1:
         return Fact(_atom_name(apps[0]), f"the only application, {apps[0]} (no relx release found)")
     return Fact(_atom_name(root.resolve().name), "")
@@ -211,13 +247,17 @@ def _workflows(root: Path) -> list[Path]:
     return sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
 
 
-def _setup_beam_otp(path: Path) -> str | None:
+def _yaml(path: Path) -> Any:
     from cigen.yamlio import load_plain
 
     try:
-        workflow = load_plain(_read(path))
+        return load_plain(_read(path))
     except Exception:  # noqa: BLE001 (someone else's file: unreadable means no answer)
         return None
+
+
+def _setup_beam_otp(path: Path) -> str | None:
+    workflow = _yaml(path)
     jobs = workflow.get("jobs") if isinstance(workflow, dict) else None
     for job in jobs.values() if isinstance(jobs, dict) else ():
         for step in (job.get("steps") or []) if isinstance(job, dict) else ():
@@ -248,17 +288,72 @@ def _os(root: Path) -> Fact:
 
 
 def _registry(root: Path) -> Fact:
+    return registry_from_remote(_git(root, "config", "--get", "remote.origin.url") or "")
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """What a read-only git command prints, or None when it fails (no git, not a repository,
+    a ref or key that is not there)."""
     try:
-        url = subprocess.run(  # noqa: S603 (fixed argv, no shell)
-            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],  # noqa: S607 (git from PATH, as the user runs it)
+        done = subprocess.run(  # noqa: S603 (fixed argv, no shell)
+            ["git", "-C", str(root), *args],  # noqa: S607 (git from PATH, as the user runs it)
             capture_output=True,
             text=True,
             timeout=10,
             check=False,
-        ).stdout.strip()
+        )
     except (OSError, subprocess.TimeoutExpired):
-        url = ""
-    return registry_from_remote(url)
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _branch(root: Path) -> Fact:
+    """The default branch: origin/HEAD, which `git clone` sets to the remote's default branch,
+    else the branch checked out (a fresh `git init`, or a remote added by hand: `git remote
+    add` and `fetch` leave origin/HEAD unset). Seen with git 2.39: symbolic-ref exits 1 for a
+    ref that is not symbolic (a detached HEAD) or absent, 128 outside a repository."""
+    remote = _git(root, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD") or ""
+    if remote.startswith("refs/remotes/origin/"):
+        return Fact(remote.removeprefix("refs/remotes/origin/"), "git: origin/HEAD")
+    local = _git(root, "symbolic-ref", "--quiet", "HEAD") or ""
+    if local.startswith("refs/heads/"):
+        return Fact(local.removeprefix("refs/heads/"),
+                    "git: the branch checked out (no origin/HEAD)")
+    return Fact(None)
+
+
+def _ci_branches(root: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The branches each existing CI file runs on for a push, where it names them: GitHub's
+    on.push.branches, CircleCI's filters.branches.only of each workflow job."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for path in [*_workflows(root), root / ".circleci" / "config.yml"]:
+        names = _push_branches(_yaml(path))
+        if names:
+            found.append((printable(path.relative_to(root).as_posix()),
+                          tuple(dict.fromkeys(names))))
+    return tuple(found)
+
+
+def _push_branches(data: Any) -> list[str]:
+    if not isinstance(data, dict):
+        return []
+    on = data.get("on", data.get(True))  # a YAML 1.1 reader takes the key `on` for true
+    push = on.get("push") if isinstance(on, dict) else None
+    names = _strings(push.get("branches")) if isinstance(push, dict) else []
+    workflows = data.get("workflows")
+    for workflow in workflows.values() if isinstance(workflows, dict) else ():
+        jobs = workflow.get("jobs") if isinstance(workflow, dict) else None
+        for job in jobs if isinstance(jobs, list) else ():
+            for params in job.values() if isinstance(job, dict) else ():
+                filters = params.get("filters") if isinstance(params, dict) else None
+                branches = filters.get("branches") if isinstance(filters, dict) else None
+                names += _strings(branches.get("only")) if isinstance(branches, dict) else []
+    return names
+
+
+def _strings(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [printable(item) for item in items if isinstance(item, str)]
 
 
 def registry_from_remote(url: str) -> Fact:

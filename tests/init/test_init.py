@@ -24,7 +24,7 @@ def layout_copy(name: str, dest: Path) -> Path:
     root = dest / name
     shutil.copytree(LAYOUTS / name, root)
     if name in REMOTES:
-        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
         subprocess.run(
             ["git", "-C", str(root), "remote", "add", "origin", REMOTES[name]], check=True
         )
@@ -238,10 +238,14 @@ def test_no_private_dependencies_no_block(tmp_path: Path) -> None:
     assert infer(tmp_path).private.value == ((), ())
 
 
-def test_with_private_dependencies_cloudbuild_is_left_out_and_said_so(tmp_path: Path) -> None:
+def test_with_private_dependencies_cloudbuild_is_kept_and_builds_with_buildx(
+        tmp_path: Path) -> None:
     (tmp_path / "rebar.config").write_text(PRIVATE_REBAR_CONFIG)
     (tmp_path / ".tool-versions").write_text("erlang 26.2.5\n")
     assert init(tmp_path) == 0
     text = (tmp_path / "cigen.yaml").read_text()
-    assert "# cloudbuild left out: cigen cannot give Cloud Build the keys" in text
-    assert load_project(tmp_path / "cigen.yaml").targets == ("circleci", "github")
+    assert "left out" not in text
+    assert "targets" not in text  # every target, Cloud Build included
+    project = load_project(tmp_path / "cigen.yaml")
+    assert project.targets == ("circleci", "github", "cloudbuild")
+    assert project.cloudbuild.builder == "buildx"  # the default with private dependencies

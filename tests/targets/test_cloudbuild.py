@@ -76,6 +76,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "upstream-kaniko": {"cloudbuild": {"kaniko_image": "gcr.io/kaniko-project/executor:v1.24.0"}},
     "release-tags": {"publish": {"tags": ["v*", "release-*", "1.0"]}},
     "no-release": {"publish": {"tags": []}},
+    # Private dependencies: buildx by default, the keys from Secret Manager.
+    "private": {"private": {"hex_organizations": ["acme"], "git_hosts": ["github.com"]},
+                "erlang": {"otp": "26.2.5", "checks": ["xref", "ct"]},
+                "cloudbuild": {"run_checks": True}},
+    "private-hex-ghcr": {"registry": "ghcr.io/acme", "private": {"hex_organizations": ["acme"]},
+                         "cloudbuild": {"hex_config_secret":
+                                        "projects/acme/secrets/hex/versions/2"}},
 }
 
 

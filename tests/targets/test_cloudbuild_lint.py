@@ -154,9 +154,14 @@ def descriptors(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         cb["substitutions"] = {"_REPO": "us-docker.pkg.dev/$PROJECT_ID/apps"}
         cb["destination"] = "$_REPO/hello:$COMMIT_SHA"
+    private = {}
+    if cb["builder"] == "buildx":  # Kaniko refuses private dependencies (test_private.py)
+        private = draw(st.sampled_from([{}, {"hex_organizations": ["acme"]},
+                                        {"git_hosts": ["github.com"]},
+                                        {"hex_organizations": ["acme"], "git_hosts": ["x.org"]}]))
     return {
         "version": 1, "name": "hello", "registry": "us-docker.pkg.dev/acme/apps",
-        "erlang": {"otp": "26.2.5", "checks": checks},
+        "erlang": {"otp": "26.2.5", "checks": checks}, "private": private,
         "publish": {"after": draw(st.lists(st.sampled_from(checks), unique=True)) if checks
                     else []},
         "cloudbuild": cb,

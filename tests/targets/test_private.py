@@ -192,15 +192,18 @@ def test_the_config_passes_the_circleci_schema(tmp_path: Path) -> None:
     oracles.yamllint(path)
 
 
-# --- Cloud Build: not yet; refused at the key, never dropped ------------------------------------
+# --- Cloud Build: Kaniko refused at the key, never dropped ------------------------------------
+# (buildx, the default with private dependencies: tests/targets/test_cloudbuild_private.py)
 
-def test_cloud_build_refuses_private_dependencies_at_the_key(tmp_path: Path) -> None:
+def test_cloud_build_refuses_kaniko_with_private_dependencies_at_the_key(tmp_path: Path) -> None:
     from cigen.errors import DescriptorError
 
-    (tmp_path / "cigen.yaml").write_text(HEAD + "targets: [cloudbuild]\n" + BOTH)
+    (tmp_path / "cigen.yaml").write_text(
+        HEAD + "targets: [cloudbuild]\ncloudbuild:\n  builder: kaniko\n" + BOTH)
     with pytest.raises(DescriptorError) as caught:
         load_project(tmp_path / "cigen.yaml")
     assert caught.value.problems == [
-        f"{tmp_path / 'cigen.yaml'}:8:3: private: Cloud Build cannot fetch private dependencies "
-        "yet: cigen does not give its build steps the Hex config or an SSH key (Kaniko forwards "
-        "no SSH agent); leave cloudbuild out of targets, or see docs/private-dependencies.md"]
+        f"{tmp_path / 'cigen.yaml'}:10:3: private: Kaniko cannot take private dependencies "
+        "safely: neither executor forwards an SSH key, and the maintained fork documents its "
+        "secret mounts as not stored securely; use cloudbuild.builder: buildx (the default with "
+        "private dependencies), see docs/private-dependencies.md"]

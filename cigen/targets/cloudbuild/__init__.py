@@ -6,7 +6,7 @@ from cigen import yamlio
 from cigen.core import Output, Plan, Problem, marked
 from cigen.model import Project
 from cigen.targets.base import banner, planned
-from cigen.targets.cloudbuild import auth, release
+from cigen.targets.cloudbuild import auth, private, release
 from cigen.targets.cloudbuild import steps as build
 from cigen.targets.cloudbuild import substitutions as subst
 from cigen.targets.cloudbuild.config_lint import lint, lint_text
@@ -27,8 +27,8 @@ _INCLUDE_GITIGNORE = "#!include:.gitignore"
 def plan(project: Project) -> Plan:
     from cigen.errors import ConversionError
 
-    if project.private:
-        return Plan(problems=(Problem(("private",), _NO_PRIVATE),))
+    if project.private and project.cloudbuild.builder == "kaniko":
+        return Plan(problems=(Problem(("private",), private.KANIKO),))
     try:
         variant = kaniko_variant(project)
     except ConversionError as e:
@@ -45,12 +45,6 @@ def plan(project: Project) -> Plan:
             project.image.kaniko_dockerfile, _with_marker(project, variant.text), "cloudbuild",
             origin=("image", "kaniko_dockerfile")),)),
     ))
-
-
-# Issue 19, Cloud Build part: not built yet. Refused where it is asked for, never dropped.
-_NO_PRIVATE = ("Cloud Build cannot fetch private dependencies yet: cigen does not give its "
-               "build steps the Hex config or an SSH key (Kaniko forwards no SSH agent); leave "
-               "cloudbuild out of targets, or see docs/private-dependencies.md")
 
 
 def _release_outputs(project: Project, base_args: build.BaseArgs) -> tuple[Output, ...]:
@@ -94,7 +88,7 @@ def config(project: Project, base_args: build.BaseArgs, steps: list[build.Step])
     values = {k: v for k, v in build.substitutions(project, base_args).items() if k in used}
     if values:
         data["substitutions"] = values
-    secrets = {**cb.secrets, **auth.secrets(project)}
+    secrets = {**cb.secrets, **auth.secrets(project), **private.secrets(project)}
     if secrets:
         versions = [{"versionName": name, "env": env} for env, name in secrets.items()]
         data["availableSecrets"] = {"secretManager": versions}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from cigen.core import KeyPath, Problem
 from cigen.model import Project, is_gcp_host
 from cigen.targets import environment
-from cigen.targets.cloudbuild import auth
+from cigen.targets.cloudbuild import auth, private
 from cigen.targets.cloudbuild import services as cloudbuild_services
 from cigen.targets.cloudbuild import steps as build
 from cigen.targets.cloudbuild import substitutions as subst
@@ -18,7 +18,7 @@ _CB = "cloudbuild"
 def descriptor_problems(project: Project, base_args: build.BaseArgs,
                         steps: list[build.Step]) -> list[Problem]:
     """What Cloud Build or the registry would reject, located at the descriptor key at fault."""
-    checks = (_images, _destinations, _durations, _secrets, _registry_auth, _paths)
+    checks = (_images, _destinations, _durations, _secrets, _registry_auth, _private, _paths)
     found = [p for check in checks for p in check(project)]
     found += environment.problems(project) + cloudbuild_services.problems(project)
     found += _base_arg_keys(base_args)
@@ -97,6 +97,21 @@ def _registry_auth(project: Project) -> Iterator[Problem]:
         if name in cb.secrets:
             yield Problem((_CB, "secrets", name), f"{name} is the variable of the registry "
                           "login (registry_auth: docker-login); pick another name", at_key=True)
+
+
+def _private(project: Project) -> Iterator[Problem]:
+    cb = project.cloudbuild
+    for key, needs in (("hex_config_secret", "hex_organizations"), ("ssh_key_secret", "git_hosts")):
+        if getattr(cb, key) is not None and not getattr(project.private, needs):
+            yield Problem((_CB, key), f"is set but private.{needs} is empty; nothing reads it")
+    for name in private.secrets(project):
+        if name in cb.secrets:
+            yield Problem((_CB, "secrets", name), f"{name} is the variable of the private "
+                          "dependencies' key (private); pick another name", at_key=True)
+        elif cb.run_checks and name in project.erlang.env:
+            yield Problem(("erlang", "env", name), f"{name} is the variable of the private "
+                          "dependencies' key in the run_checks steps; pick another name",
+                          at_key=True)
 
 
 def _paths(project: Project) -> Iterator[Problem]:

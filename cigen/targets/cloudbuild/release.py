@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Any
 
 from cigen.model import Project
@@ -49,9 +48,6 @@ def retag_step(project: Project, image: str, repository: str) -> Step:
     return auth.with_config(project, step)
 
 
-def buildx_script(args: list[str], repository: str) -> tuple[str, list[str]]:
-    """The buildx build `args` in bash, with --tag=<repository>:<version> added; and its env."""
-    words = " ".join(shlex.quote(arg) for arg in args)
-    script = "\n".join(["set -eu", _VERSION,
-                        f'docker {words} --tag="$$REPOSITORY:$$version" --push .'])
-    return script, [_TAG_ENV, f"REPOSITORY={repository}"]
+def buildx_version(repository: str) -> tuple[list[str], list[str], list[str]]:
+    """(script lines, raw flags, env) that add --tag=<repository>:<version> to a buildx build."""
+    return [_VERSION], ['--tag="$$REPOSITORY:$$version"'], [_TAG_ENV, f"REPOSITORY={repository}"]

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
 from cigen.model import Project
 from cigen.targets import environment
-from cigen.targets.cloudbuild import auth, release
+from cigen.targets.cloudbuild import auth, private, release
 from cigen.targets.cloudbuild import services as svc
 from cigen.targets.cloudbuild import substitutions as subst
 
@@ -114,16 +115,26 @@ def buildx_step(project: Project, releasing: bool = False) -> Step:
     args = ["buildx", "build", f"--file=./{project.image.dockerfile}",
             f"--target={project.image.target}"]
     args += [f"--tag={ref}" for ref in destinations(project)]
-    if releasing:  # no cache from or to branch builds
-        script, env = release.buildx_script(args, repository(project))
-        step: Step = {"name": cb.docker_image, "entrypoint": "bash", "args": ["-c", script],
-                      "env": env}
-        return auth.with_config(project, step)
-    if cb.cache:
+    if cb.cache and not releasing:  # a release reads no cache a branch build wrote
         ref = f"{cb.cache_repo or subst.split_ref(cb.destination)[0]}:buildcache"
         args += [f"--cache-from=type=registry,ref={ref}",
                  f"--cache-to=type=registry,ref={ref},mode=max"]
-    return auth.with_config(project, {"name": cb.docker_image, "args": [*args, "--push", "."]})
+    args += private.buildx_flags(project)
+    lines, flags = private.buildx_key(project)
+    env: list[str] = []
+    if releasing:
+        version_lines, version_flags, env = release.buildx_version(repository(project))
+        lines, flags = [*version_lines, *lines], [*version_flags, *flags]
+    step: Step = {"name": cb.docker_image, "args": [*args, "--push", "."]}
+    if lines:  # a computed tag or a key file: the build runs in bash
+        words = ["docker buildx build", *map(shlex.quote, args[2:]), *flags, "--push ."]
+        script = "\n".join(["set -eu", *lines, " \\\n  ".join(words)])
+        step = {"name": cb.docker_image, "entrypoint": "bash", "args": ["-c", script]}
+    if env:
+        step["env"] = env
+    if private.secret_env(project):
+        step["secretEnv"] = private.secret_env(project)
+    return auth.with_config(project, step)
 
 
 def _ordered(checks: Sequence[str]) -> list[str]:
@@ -194,12 +205,16 @@ def checks_image(project: Project) -> str:
 
 def _in_builder(project: Project, step_id: str, entrypoint: str, args: list[str],
                 check: str) -> Step:
+    if project.private:  # the keys first, in the step's own HOME; then the command
+        script = subst.escape(private.checks_script(project))
+        entrypoint, args = "bash", ["-c", script, "cigen", entrypoint, *args]
     step: Step = {"id": step_id, "name": checks_image(project), "entrypoint": entrypoint,
                   "args": args}
     values = {**environment.literal(project.erlang.env), **svc.host_env(project, check)}
     env = [f"{key}={subst.escape(value)}" for key, value in values.items()]
     if env:
         step["env"] = env
-    if project.cloudbuild.secrets:
-        step["secretEnv"] = list(project.cloudbuild.secrets)
+    secret_env = [*project.cloudbuild.secrets, *private.secret_env(project)]
+    if secret_env:
+        step["secretEnv"] = secret_env
     return step

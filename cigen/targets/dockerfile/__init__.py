@@ -67,7 +67,12 @@ def _builder(project: Project) -> list[str]:
     if ssh:
         lines.append(_run(ssh))
     # Dependencies get their own layer: it is rebuilt only when rebar.config or rebar.lock change.
-    lines.append("COPY rebar.config rebar.lock ./\n")
+    # COPY fails on a missing file. `rebar3 compile` writes a missing rebar.lock, even with no
+    # dependencies (compile runs the lock provider: rebar_prv_compile, rebar_prv_lock and
+    # rebar_config:maybe_write_lock_file/3 in rebar3's source), so only a new project, or one
+    # that keeps it out of git, has none. The loader looks (Project.rebar_lock).
+    lines.append("COPY rebar.config rebar.lock ./\n" if project.rebar_lock
+                 else "COPY rebar.config ./\n")
     lines.append(_run(Run((REBAR_CACHE, *private.mounts(project)), "rebar3 compile")))
     return lines
 
