@@ -54,8 +54,10 @@ def refused(problems: list[str], config: str) -> str:
 # --- what every accepted render must satisfy, checked in-process on every example ---
 
 
-def check_render(descriptor: dict[str, Any], project: Project, out: dict[str, str]) -> None:
-    assert validation.validate_outputs(project, built(project).outputs) == []
+def check_render(descriptor: dict[str, Any], project: Project, out: dict[str, str],
+                 validate: bool = True) -> None:
+    if validate:  # check-jsonschema in-process: most of an example's time
+        assert validation.validate_outputs(project, built(project).outputs) == []
     for path, text in out.items():
         assert is_generated(text), path
         if path.endswith((".yml", ".yaml")):
@@ -153,10 +155,10 @@ def github_free_text(project: Project) -> Iterator[str]:
 # --- the properties ---
 
 
-def check_descriptor(descriptor: dict[str, Any], as_json: bool) -> None:
+def check_descriptor(descriptor: dict[str, Any], as_json: bool, validate: bool = True) -> None:
     result = attempt(descriptor, as_json)
     if not isinstance(result, str):
-        check_render(descriptor, *result)
+        check_render(descriptor, *result, validate=validate)
 
 
 @given(gen.descriptors(), st.booleans())
@@ -168,10 +170,13 @@ def test_random_descriptors_render_valid_outputs_or_are_refused_cleanly(
 
 
 @pytest.mark.slow
-@given(gen.descriptors(), st.booleans())
+@given(gen.descriptors(), st.booleans(), st.integers(0, 9))
 @settings(PROPERTY, max_examples=2_000)
-def test_thousands_of_random_descriptors(descriptor: dict[str, Any], as_json: bool) -> None:
-    check_descriptor(descriptor, as_json)
+def test_thousands_of_random_descriptors(descriptor: dict[str, Any], as_json: bool,
+                                         tenth: int) -> None:
+    # Every example gets every in-process check but the official schemas, which one in ten
+    # gets (the 100-example property above validates all): the run stays well inside CI's time.
+    check_descriptor(descriptor, as_json, validate=tenth == 0)
 
 
 def sample(strategy: st.SearchStrategy[dict[str, Any]], count: int) -> list[Any]:
