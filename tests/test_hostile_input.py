@@ -25,6 +25,9 @@ HEAD = 'version: 1\nname: u\nregistry: ghcr.io/acme\n'
      '7:7: erlang.env.{"": "two"}: a key must be a plain name'),
     (HEAD + 'erlang:\n  otp: "26.2.5"\n  env:\n    ? {a: b}\n    : c\n',
      '7:7: erlang.env.{"a": "b"}: a key must be a plain name'),
+    # a mapping merged into itself: the YAML reader crashed (found by the slow fuzz run)
+    (HEAD + 'shared: &shared\n  <<: *shared\n  rebar3: "3.24.0"\nerlang: {otp: "26"}\n',
+     "5:7: <<: *shared merges the mapping it is inside; merge another mapping"),
 ])
 def test_descriptors_that_broke_the_reader(
     tmp_path: Path, run_line: Callable[..., Result], text: str, error: str

@@ -18,6 +18,7 @@ MAX_NODES = 100_000  # expanded size; YAML aliases can make a tiny file enormous
 MAX_DEPTH = 32  # the schema nests 5 levels; anything far deeper is not a descriptor
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LONG_NUMBER = re.compile("[0-9_]{4000,}")
+_MERGE = re.compile(r"<<\s*:\s*\*([^\s,\]}]+)")
 
 
 class Descriptor(NamedTuple):
@@ -107,6 +108,8 @@ def _parse(source: str, shown: str) -> Any:
         at = _position(source, source.find("!!omap"))
         raise DescriptorError([f"{shown}:{at}: an ordered mapping (!!omap) names a key twice; "
                                "write each key once"]) from e
+    except AttributeError as e:  # the reader crashes merging a mapping into itself
+        raise DescriptorError([_self_merge(source, shown)]) from e
     except TypeError as e:  # the reader hashes complex keys (`? {a: b}`) and some cannot be
         raise DescriptorError([f"{shown}: a key is a mapping or a list; write keys as names"]) \
             from e
@@ -116,6 +119,18 @@ def _parse(source: str, shown: str) -> Any:
         raise DescriptorError([f"{shown}:1:1: {messages.not_a_mapping(tree)}"])
     _measure_all(tree, shown)
     return tree
+
+
+def _self_merge(source: str, shown: str) -> str:
+    """Where a `<<: *name` sits inside the mapping `&name` anchors (the only document the YAML
+    reader is known to crash on); the first merge of an anchor made before it, else 1:1."""
+    for merge in _MERGE.finditer(source):
+        anchor = source.find(f"&{merge.group(1)}")
+        if 0 <= anchor < merge.start():
+            where = _position(source, merge.start() + merge.group(0).index("*"))
+            return (f"{shown}:{where}: <<: *{merge.group(1)} merges the mapping it is inside; "
+                    "merge another mapping")
+    return f"{shown}:1:1: a YAML merge (<<) the reader cannot resolve; write the keys out"
 
 
 def _refuse_long_numbers(source: str, shown: str) -> None:
