@@ -53,10 +53,11 @@ class Buildah:
         return done.stdout
 
     def build(self, context: Path, dockerfile: Path, tag: str, target: str,
-              build_args: Sequence[str] = ()) -> str:
-        """Build with the layer cache on; what buildah printed, steps and cache hits included."""
+              build_args: Sequence[str] = (), options: Sequence[str] = ()) -> str:
+        """Build with the layer cache on; what buildah printed, steps and cache hits included.
+        `options` go to `buildah build` as they are (e.g. --secret, --ssh)."""
         args = [f"--build-arg={arg}" for arg in build_args]
-        return self("build", "--isolation", "chroot", "--layers", "--pull=never", *args,
+        return self("build", "--isolation", "chroot", "--layers", "--pull=never", *args, *options,
                     "--file", str(dockerfile), "--target", target, "--tag", tag, str(context),
                     timeout=BUILD_TIMEOUT)
 

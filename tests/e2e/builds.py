@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,12 +66,15 @@ def change_source(workspace: Path, folder: Path) -> str:
     return token
 
 
-def buildkit(buildah: Buildah, project: Project, context: Path, tag: str) -> Built:
-    """The generated BuildKit Dockerfile, bridged for buildah 1.28 (tests/e2e/compat.py)."""
+def buildkit(buildah: Buildah, project: Project, context: Path, tag: str,
+             options: Sequence[str] = (), target: str = "") -> Built:
+    """The generated BuildKit Dockerfile, bridged for buildah 1.28 (tests/e2e/compat.py);
+    `options` (--secret, --ssh) go to `buildah build`; `target` defaults to the descriptor's."""
     dockerfile = context.parent / f"{context.name}.Dockerfile.buildah"
     original = (context / project.image.dockerfile).read_text()
     dockerfile.write_text(for_buildah(original, context_digest(context)))
-    return Built(tag, buildah.build(context, dockerfile, tag, project.image.target))
+    return Built(tag, buildah.build(context, dockerfile, tag, target or project.image.target,
+                                    options=options))
 
 
 def kaniko(buildah: Buildah, project: Project, context: Path, tag: str) -> Built:

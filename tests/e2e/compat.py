@@ -17,6 +17,11 @@ from pathlib import Path
 #    deletes it from /var/lib/apt/lists, and the next RUN that locks that cache in the same
 #    build waits forever (containers/buildah#4342, fixed in 1.29). The test runs one build at
 #    a time and buildah runs stages one after another, so sharing=shared has the same effect.
+# Secret and SSH mounts (`private` in the descriptor) need no bridge: buildah 1.28 takes id,
+# target/dst/destination, required, mode, uid and gid on both, and a required=true mount without
+# a source stops the RUN (run_common.go at v1.28.2: getSecretMount, getSSHMount); `buildah build
+# --secret id=<id>,src=<file>` and `--ssh default=<agent socket or key files>` feed them
+# (pkg/parse/parse.go: Secrets, SSH). tests/test_e2e_private.py builds with both.
 _INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$", re.S)
 _MOUNT = re.compile(r"--mount=(\S+)")
 _TARGET_KEYS = ("target", "dst", "destination")
