@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,7 +12,7 @@ import pytest
 from cigen.model import Project
 from tests import oracles
 from tests.conftest import FIXTURES
-from tests.e2e import builds, images, registry
+from tests.e2e import builds, registry, storage
 from tests.e2e.buildah import Buildah
 from tests.e2e.builds import BRANCH, Built
 from tests.e2e.compat import for_buildah
@@ -42,11 +39,6 @@ SAMPLE = FIXTURES / "e2e"
 TIMINGS: dict[str, float] = {}
 
 
-def _cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(os.environ.get("CIGEN_E2E_CACHE") or Path(base) / "cigen-e2e")
-
-
 @pytest.fixture(scope="module")
 def project() -> Project:
     return load_project(SAMPLE / "cigen.yaml")
@@ -55,26 +47,13 @@ def project() -> Project:
 @pytest.fixture(scope="module")
 def buildah(project: Project) -> Iterator[Buildah]:
     """buildah storage in the cache: base images survive runs, everything built does not."""
-    for name in ("buildah", "mmdebstrap", "git"):
-        oracles.tool(name)
-    cache = _cache_root()
-    cache.mkdir(parents=True, exist_ok=True)
     runner = project.image.runner
     assert runner is not None  # the descriptor names it: a locally made image
-    keep = [project.image.base, runner]
-    with (cache / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time owns the cached storage
-        tool = Buildah(cache / "buildah")
-        tool.prune(keep)
-        shutil.rmtree(tool.root / "tmp" / "buildah-cache", ignore_errors=True)  # cold mounts
-        started = time.monotonic()
-        sources = images.mirrors()
-        images.ensure(tool, images.builder(project.image.base), sources, cache / "rootfs")
-        images.ensure(tool, images.runner(runner), sources, cache / "rootfs")
-        TIMINGS["base images"] = time.monotonic() - started
+    started = time.monotonic()
+    with storage.shared(project.image.base, runner) as tool:
+        TIMINGS["base images"] = time.monotonic() - started  # with the lock wait and pruning
         yield tool
-        tool.prune(keep)  # ~10 GB of vfs layers
-        print(f"\ne2e timings (s): {json.dumps({k: round(v) for k, v in TIMINGS.items()})}")
+    print(f"\ne2e timings (s): {json.dumps({k: round(v) for k, v in TIMINGS.items()})}")
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ from tests.e2e import images
 from tests.e2e.buildah import Buildah
 
 # The buildah storage the image-build tests share, in ~/.cache/cigen-e2e (or $CIGEN_E2E_CACHE):
-# the same folders and lock as tests/test_e2e_build.py's `buildah` fixture, so the base images
-# made there (mmdebstrap tarballs and their imports) serve every build.
+# One storage, folders and lock for every end-to-end build (tests/test_e2e_build.py and
+# tests/test_e2e_private.py), so the base images (mmdebstrap tarballs and their imports) are
+# made once and serve them all.
 
 
 def cache_root() -> Path:
