@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import posixpath
 import shlex
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ def render(config: Path, names: list[str], force: bool = False) -> int:
     descriptor, plan = load(config, names)
     root = config.parent
     _refuse_obstacles(descriptor, plan.outputs, root)
+    _refuse_unread(descriptor, plan.outputs, root)
     orphans = [] if names else files.orphans(plan.outputs, root)
     changed = files.write(plan.outputs, root, force=force)
     for path in changed:
@@ -50,6 +52,8 @@ def check(config: Path, names: list[str]) -> int:
     orphans = [] if names else files.orphans(plan.outputs, config.parent)
     if not found and not orphans:
         checkcache.store(config, names, list(descriptor.inputs), plan.outputs)
+    else:  # never a "run: cigen render" that render refuses
+        _refuse_unread(descriptor, plan.outputs, config.parent)
     for d in found:
         print(f"{d.path}: {_drift_text(d)}", file=sys.stderr)
         sys.stderr.write(d.diff)
@@ -73,6 +77,23 @@ def _refuse_obstacles(descriptor: Descriptor, outputs: tuple[Output, ...], root:
     blocked = files.obstacles(outputs, root)
     if blocked:
         raise descriptor.error(Problem(o.origin, why) for o, why in blocked)
+
+
+def _refuse_unread(descriptor: Descriptor, outputs: tuple[Output, ...], root: Path) -> None:
+    """A descriptor below the root of its git repository would put CI files where no CI reads
+    them: refused, with the layout that works (the descriptor at the root, `directory`)."""
+    from cigen import files
+    from cigen.core import Problem
+
+    top, unread = files.unread(outputs, root)
+    if not unread or top is None:
+        return
+    folder = root.resolve().relative_to(top).as_posix()
+    project = posixpath.normpath(posixpath.join(folder, descriptor.project.directory))
+    why = (f"would be written in {folder}, but CI reads it only at the root of the git "
+           f"repository, {top}: move {descriptor.project.source} there and set "
+           f"`directory: {project}` (docs/targets.md, \"A project in a subfolder\")")
+    raise descriptor.error(Problem(o.origin, f"{o.path} {why}") for o in unread)
 
 
 def _orphan_text(orphan: files.Orphan) -> str:

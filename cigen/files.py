@@ -57,6 +57,28 @@ def _on_disk(root: Path, rel: str) -> bytes | None:
         raise RenderError(_cannot(root, rel, "read", e)) from e
 
 
+def git_root(folder: Path) -> Path | None:
+    """The top of the git work tree `folder` is in: the nearest folder with a .git (a folder,
+    or the file of a worktree or submodule); None outside one."""
+    start = folder.resolve()
+    return next((p for p in (start, *start.parents) if (p / ".git").exists()), None)
+
+
+# Files CI reads only at the root of the repository: GitHub runs the workflows in the
+# repository's .github/workflows (docs.github.com, "Workflow syntax for GitHub Actions"), and
+# CircleCI its .circleci/config.yml (circleci/circleci-docs jekyll/_cci2/create-project.adoc);
+# and CircleCI's rebar3 orb jobs run rebar3 at the root of the checkout (targets/circleci).
+ROOT_ONLY = (".github/workflows/", ".circleci/config.yml")
+
+
+def unread(outputs: Iterable[Output], root: Path) -> tuple[Path | None, list[Output]]:
+    """The git work tree's top, and the outputs no CI would read because `root` is not it."""
+    top = git_root(root)
+    if top is None or top == root.resolve():
+        return top, []
+    return top, [o for o in outputs if o.key.startswith(ROOT_ONLY)]
+
+
 def obstacles(outputs: Iterable[Output], root: Path) -> list[tuple[Output, str]]:
     """What keeps an output from being written, found before anything is written: a parent
     that is a symbolic link (the write would land outside the project) or a file, a folder or

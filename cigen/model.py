@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from cigen import compat
+from cigen.core import normalise
 
 RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
+# Where the descriptor may add Dockerfile instructions (overrides.<image.dockerfile>).
+INSERTION_POINTS = ("builder", "builder_end", "runner", "runner_end")
 _GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
 # The Secret Manager secrets a docker-login Cloud Build reads unless the descriptor names others.
 _REGISTRY_SECRET = "projects/$PROJECT_ID/secrets/registry-{}/versions/latest"  # noqa: S105 (a name)
@@ -77,6 +81,13 @@ class SetupStep:
         return cls(raw["name"], raw["run"], step_cache)
 
 
+class Release(NamedTuple):
+    """One OTP release the checks run on, with the rebar3 they run it with."""
+
+    otp: str
+    rebar3: str | None  # None: no rebar3 release in the table supports `otp` (a problem)
+
+
 @dataclass(frozen=True)
 class Erlang:
     otp: str
@@ -87,6 +98,12 @@ class Erlang:
     services: tuple[Service, ...]
     setup: Mapping[str, tuple[SetupStep, ...]]
     timeouts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))  # min
+    matrix: tuple[Release, ...] = ()  # further releases the checks run on (not the image's)
+
+    @property
+    def releases(self) -> tuple[Release, ...]:
+        """Every release the checks run on: `otp` first, then the matrix."""
+        return (Release(self.otp, self.rebar3), *self.matrix)
 
     @classmethod
     def create(cls, raw: Mapping[str, Any]) -> Erlang:
@@ -94,6 +111,9 @@ class Erlang:
             check: tuple(SetupStep.create(s) for s in steps)
             for check, steps in raw["setup"].items()
         }
+        # A set rebar3 serves every release; else each gets the newest that supports it.
+        matrix = tuple(Release(otp, raw.get("rebar3") or compat.newest_rebar3(otp))
+                       for otp in raw.get("matrix", ()))
         return cls(
             otp=raw["otp"],
             # The newest rebar3 that supports the OTP: a fixed default fits only some releases.
@@ -104,6 +124,7 @@ class Erlang:
             services=tuple(Service.create(s) for s in raw["services"]),
             setup=_frozen(setup),
             timeouts=_frozen(dict(raw["timeouts"])),
+            matrix=matrix,
         )
 
 
@@ -121,7 +142,11 @@ class Image:
     ports: tuple[int, ...]
     env: Mapping[str, str]
     keep_git: bool
-    defaulted: frozenset[str] = frozenset()  # the keys of base and runner cigen chose
+    defaulted: frozenset[str] = frozenset()  # the keys of base, runner and target cigen chose
+    # Dockerfile instructions by insertion point (overrides.<dockerfile>, docs/overrides.md),
+    # and that overrides key as written, where problems with them are located.
+    insertions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    insertions_key: str = ""
 
     @classmethod
     def create(cls, raw: Mapping[str, Any], name: str, otp: str) -> Image:
@@ -147,13 +172,14 @@ class Image:
             dockerfile=raw["dockerfile"],
             generate=raw["generate"],
             kaniko_dockerfile=raw["kaniko_dockerfile"],
-            target=raw["target"],
+            # A user's Dockerfile: the loader picks its published stage (descriptor/stages.py).
+            target=raw.get("target", "runner"),
             build_packages=tuple(raw["build_packages"]),
             runtime_packages=tuple(raw.get("runtime_packages", default_runtime)),
             ports=tuple(raw["ports"]),
             env=_frozen(env),
             keep_git=raw["keep_git"],
-            defaulted=frozenset(key for key in ("base", "runner") if key not in raw),
+            defaulted=frozenset(key for key in ("base", "runner", "target") if key not in raw),
         )
 
 
@@ -197,6 +223,8 @@ class GitHub:
     cache: str
     auth: str
     pin_actions: bool
+    # The GitHub environment of the publish job (targets/github/publish.py); None: one image job.
+    environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +252,8 @@ class CloudBuild:
     # Secret Manager versions of the private dependencies' keys; set only with private.
     hex_config_secret: str | None = None
     ssh_key_secret: str | None = None
+    # The executor the Kaniko variant is written for, as written; None: read from kaniko_image.
+    kaniko_features: str | None = None
 
     @property
     def registry_host(self) -> str:
@@ -248,6 +278,15 @@ class Project:
     cloudbuild: CloudBuild
     user_dockerfile: str | None = None  # the user's Dockerfile text when image.generate is false
     rebar_lock: bool = True  # rebar.lock is beside the descriptor (the loader looks; else True)
+    # The relx release names rebar.config gives the release profile (the loader reads them;
+    # none: no rebar.config, or no release in it).
+    release_names: tuple[str, ...] = ()
+    # The rebar3 project's folder from the descriptor's (the repository's root), normalised;
+    # image.dockerfile and image.kaniko_dockerfile are joined to it in the model.
+    directory: str = "."
+    # image: false, a library: CI runs the checks only; no image, registry or publishing
+    # (cigen/descriptor/library.py refuses their keys, and the values here are unused defaults)
+    library: bool = False
     private: Private = Private()
     # output path -> JSON Patch operations, in the descriptor's order (cigen/overrides.py)
     overrides: tuple[tuple[str, tuple[dict[str, Any], ...]], ...] = ()
@@ -260,12 +299,22 @@ class Project:
     def image_repo(self) -> str:
         return f"{self.registry}/{self.image_name}"
 
+    def in_directory(self, path: str) -> str:
+        """A path of the rebar3 project's (rebar.lock, _build), from the descriptor's folder."""
+        return path if self.directory == "." else normalise(posixpath.join(self.directory, path))
+
     @classmethod
     def create(cls, raw: Mapping[str, Any], source: str = "cigen.yaml") -> Project:
         """Build the model from a schema-valid descriptor whose static defaults are applied."""
+        if raw["image"] is False:
+            return _library(cls.create({**raw, "image": _image_defaults(), "registry": ""},
+                                       source))
         registry = raw["registry"]
         host = registry.split("/", 1)[0]
-        image = Image.create(raw["image"], raw["name"], raw["erlang"]["otp"])
+        directory = normalise(raw["directory"])
+        image = _with_insertions(_in_directory(
+            Image.create(raw["image"], raw["name"], raw["erlang"]["otp"]), directory),
+            raw["overrides"])
         image_name = raw.get("image_name", raw["name"])
         private = Private(tuple(raw["private"]["hex_organizations"]),
                           tuple(raw["private"]["git_hosts"]))
@@ -282,8 +331,53 @@ class Project:
             github=_github(raw["github"], host),
             cloudbuild=_cloudbuild(raw["cloudbuild"], f"{registry}/{image_name}", image, private),
             private=private,
-            overrides=tuple((path, tuple(ops)) for path, ops in raw["overrides"].items()),
+            directory=directory,
+            overrides=tuple((path, tuple(ops)) for path, ops in raw["overrides"].items()
+                            if isinstance(ops, list)),  # a mapping: Dockerfile insertions
         )
+
+
+def _with_insertions(image: Image, overrides: Mapping[str, Any]) -> Image:
+    """The image with the insertions keyed on its Dockerfile (the loader refuses others)."""
+    from dataclasses import replace
+
+    from cigen.core import normalise
+
+    for key, points in overrides.items():
+        if isinstance(points, Mapping) and normalise(key) == normalise(image.dockerfile):
+            return replace(image, insertions=_frozen(points), insertions_key=key)
+    return image
+
+
+def _in_directory(image: Image, directory: str) -> Image:
+    """The image's Dockerfile paths, written inside `directory`, from the descriptor's folder
+    (as written when the project is there)."""
+    from dataclasses import replace
+
+    if directory == ".":
+        return image
+    return replace(image, dockerfile=normalise(posixpath.join(directory, image.dockerfile)),
+                   kaniko_dockerfile=normalise(posixpath.join(directory,
+                                                              image.kaniko_dockerfile)))
+
+
+def _image_defaults() -> dict[str, Any]:
+    from cigen.schema import apply_defaults
+
+    image: dict[str, Any] = apply_defaults({"image": {}})["image"]
+    return image
+
+
+def _library(project: Project) -> Project:
+    """A library's model: publishing nothing, and logging in to no registry."""
+    from dataclasses import replace
+
+    nothing = replace(project.publish, branches=(), after=(), cache_from=None, tags=())
+    # Its Cloud Build config is the checks, whatever run_checks' default says.
+    cloudbuild = replace(project.cloudbuild, registry_auth="none", registry_username_secret=None,
+                         registry_password_secret=None, run_checks=True)
+    return replace(project, library=True, publish=nothing, cloudbuild=cloudbuild,
+                   circleci=replace(project.circleci, registry_auth="none"))
 
 
 def is_gcp_host(host: str) -> bool:
@@ -302,7 +396,8 @@ def _circleci(raw: Mapping[str, Any], host: str) -> CircleCI:
 def _github(raw: Mapping[str, Any], host: str) -> GitHub:
     default_auth = "ghcr" if host == "ghcr.io" else "gcp" if is_gcp_host(host) else "docker-login"
     auth = raw.get("auth", default_auth)
-    return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"])
+    return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"],
+                  raw.get("environment"))
 
 
 def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image, private: Private) -> CloudBuild:
@@ -341,4 +436,5 @@ def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image, private: Privat
                                   if private.hex_organizations else None),
         ssh_key_secret=raw.get("ssh_key_secret", _PRIVATE_SECRET.format("ssh-key")
                                if private.git_hosts else None),
+        kaniko_features=raw.get("kaniko_features"),
     )

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from cigen.core import Output, Problem, normalise
+from cigen.model import INSERTION_POINTS
 
 Operation = dict[str, Any]
 _YAML = (".yml", ".yaml")
@@ -50,6 +51,13 @@ def _refusal(path: str, output: Output | None, by_key: dict[str, Output]) -> Ite
         written = ", ".join(sorted(k for k in by_key if k.endswith(_YAML)))
         yield Problem(("overrides", path), f"is not a file cigen writes here; its YAML files "
                       f"are: {written}", at_key=True)
+    elif output.origin == ("image", "dockerfile"):
+        yield Problem(("overrides", path), f"is the Dockerfile cigen writes: it takes instructions "
+                      f"at named points ({', '.join(INSERTION_POINTS)}), not JSON Patch "
+                      "operations; see docs/overrides.md", at_key=True)
+    elif output.origin == ("image", "kaniko_dockerfile"):
+        yield Problem(("overrides", path), "is the Kaniko variant, which cigen converts from "
+                      "image.dockerfile: instructions inserted there reach both", at_key=True)
     elif not output.key.endswith(_YAML):
         yield Problem(("overrides", path), "is not a YAML file; overrides patch YAML files only",
                       at_key=True)

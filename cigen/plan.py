@@ -72,7 +72,10 @@ def _override_key(project: Project, path: str) -> str:
 
 
 def _unavailable(project: Project, names: tuple[str, ...]) -> Iterator[Problem]:
-    if "dockerfile" in names and not project.image.generate:
+    if "dockerfile" in names and project.library:
+        yield Problem(("image",), "is false: a library has no Dockerfile, so there is no "
+                      "dockerfile target to render")
+    elif "dockerfile" in names and not project.image.generate:
         yield Problem(("image", "generate"), f"is false: {project.image.dockerfile} is yours, "
                       "so there is no dockerfile target to render")
 

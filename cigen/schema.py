@@ -188,6 +188,7 @@ _KEYWORDS: dict[str, Any] = {
     "minimum": lambda n, v, _: not (_number(v) and v < n),  # NaN passes, as in jsonschema
     "maximum": lambda n, v, _: not (_number(v) and v > n),
     "minLength": lambda n, v, _: type(v) is not str or len(v) >= n,
+    "maxItems": lambda n, v, _: type(v) is not list or len(v) <= n,
     "pattern": lambda p, v, _: type(v) is not str or _ecma(p).search(v) is not None,
     "if": _if,
     "then": lambda *_: True,  # answered by "if"

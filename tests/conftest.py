@@ -11,6 +11,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 # Valid example projects: each folder holds cigen.yaml and its reviewed, committed outputs.
 PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "cigen.yaml").is_file())
+# Those that build an image: a library (image: false) has no Dockerfile, build script or image job.
+IMAGE_PROJECTS = [name for name in PROJECTS
+                  if "\nimage: false\n" not in (FIXTURES / name / "cigen.yaml").read_text("utf-8")]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -54,10 +54,13 @@ def from_schema(node: Node, path: KeyPath = (),
         return st.just(node["const"])
     if "enum" in node:
         return st.sampled_from(node["enum"])
-    if "if" in node:
+    if "if" in node and "then" in node and "else" in node:  # a value of one kind or the other
         return st.one_of(from_schema(node["then"], path, overrides),
                          from_schema(node["else"], path, overrides))
     kind = node.get("type")
+    if isinstance(kind, list):  # image: a mapping, or false (the library form: tests/init,
+        kind = kind[0]  # tests/targets/test_library.py); the mapping here
+
     if kind not in _BY_TYPE:
         raise NotImplementedError(f"{'.'.join(path)}: no strategy for {node}")
     return _BY_TYPE[kind](node, path, overrides)
@@ -80,7 +83,9 @@ def _array(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[list[
 def _object(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[dict[str, Any]]:
     props = node.get("properties", {})
     if props:
-        required = set(node.get("required", ()))
+        # A conditional requirement (registry, unless image is false) is kept: image is a
+        # mapping here.
+        required = set(node.get("required", ())) | set(node.get("else", {}).get("required", ()))
         parts = {k: from_schema(v, (*path, k), overrides) for k, v in props.items()}
         return st.fixed_dictionaries({k: s for k, s in parts.items() if k in required},
                                      optional={k: s for k, s in parts.items() if k not in required})
@@ -119,8 +124,16 @@ def _overrides() -> dict[KeyPath, st.SearchStrategy[Any]]:
         # Overrides patch paths of one rendered file: random ones would only be refused
         # (tests/test_overrides.py covers them).
         ("overrides",): st.just({}),
+        # A project in a subfolder must be one, with a rebar.config: tests/targets/
+        # test_subfolder.py covers it; a random folder would only be refused.
+        ("directory",): st.just("."),
         ("erlang", "otp"): st.sampled_from(("26.2.5", "27.3", "28")) | st.from_regex(
             r"[0-9]{1,2}(\.[0-9]{1,2}){0,3}", fullmatch=True),
+        # Further releases of the checks: ones that exist (an old one runs in the erlang image on
+        # GitHub), or random ones the table refuses.
+        ("erlang", "matrix"): st.lists(st.sampled_from(
+            ("25.3.2.21", "26.2.5.21", "27", "23.3.4.20")) | st.from_regex(
+            r"[0-9]{1,2}(\.[0-9]{1,2}){0,3}", fullmatch=True), max_size=2),
     }
 
 
@@ -294,6 +307,10 @@ def _fit(d: dict[str, Any]) -> None:
         erlang["otp"] = "26.2.5"
     if compat.rebar3_refusal(erlang.get("rebar3", ""), erlang["otp"]):
         del erlang["rebar3"]
+    seen = {erlang["otp"]}  # matrix releases: new ones, with a rebar3 and an image
+    erlang["matrix"] = [r for r in erlang.get("matrix", []) if r not in seen and not seen.add(r)
+                        and compat.newest_rebar3(r) and compat.erlang_release(r, alpine=False)
+                        and not compat.rebar3_refusal(erlang.get("rebar3", ""), r)]
     base = compat.image_release(image.get("base", f"erlang:{erlang['otp']}"))
     runner = compat.image_release(image["runner"]) if "runner" in image else None
     if base is None or not compat.supported(base) or (runner and runner != base):

@@ -126,6 +126,8 @@ EDGES = [
     ({"minimum": 1}, math.nan),
     ({"maximum": 1}, True),
     ({"minLength": 2}, "\U0001f433"),
+    ({"maxItems": 1}, [1, 2]),
+    ({"maxItems": 1}, "ab"),
     ({"pattern": "^[a-z]+$"}, "main\n"),
     ({"uniqueItems": True}, [1, 1.0]),
     ({"uniqueItems": True}, [True, 1]),

@@ -85,12 +85,13 @@ def test_merge_keys_work_and_their_errors_are_located(tmp_path: Path) -> None:
     common = "base: &base\n  otp: \"26.2.5\"\n"
     assert errors(tmp_path, HEAD + common + "erlang:\n  <<: *base\n  rebar3: \"3.24.0\"\n") == [
         'cigen.yaml:4:1: base: unknown key; known keys: version, name, image_name, registry, '
-        "targets, erlang, image, private, publish, overrides, circleci, github, cloudbuild",
+        "directory, targets, erlang, image, private, publish, overrides, circleci, github, "
+        "cloudbuild",
     ]
     # A merged key's problem is where the merged mapping writes it, not at the `<<`.
     text = HEAD + "erlang:\n  <<: {otp: \"26.2.5\", colour: blue}\n"
     assert errors(tmp_path, text) == [
-        "cigen.yaml:5:23: erlang.colour: unknown key; known keys: otp, rebar3, "
+        "cigen.yaml:5:23: erlang.colour: unknown key; known keys: otp, matrix, rebar3, "
         "release_profile, checks, env, services, setup, timeouts",
     ]
     text = HEAD + "base: &b\n  otp: 26\nerlang:\n  <<: *b\n  rebar3: \"3.24.0\"\n"

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from cigen.kaniko import convert
 from cigen.model import Project
+from cigen.plan import load
 from tests import oracles
 from tests.conftest import FIXTURES
 from tests.e2e import builds, registry, storage
 from tests.e2e.buildah import Buildah
 from tests.e2e.builds import BRANCH, Built
-from tests.e2e.compat import for_buildah
+from tests.e2e.compat import context_digest, for_buildah
 from tests.e2e.docker_shim import Usage, commands, parse
 from tests.e2e.release import (
     QUESTIONS,
@@ -130,8 +132,12 @@ def test_buildkit_dockerfile_builds_and_its_release_answers(
 @pytest.mark.slow
 def test_kaniko_variant_builds_and_its_release_answers(
         buildah: Buildah, project: Project, kaniko: Built) -> None:
-    assert kaniko.steps
-    assert not [step for step in kaniko.steps if "--mount" in step.instruction]
+    instructions = " ".join(step.instruction for step in kaniko.steps)
+    # the variant for the default executor, the fork, keeps the cache and context bind mounts
+    # (cigen/kaniko/executor.py); tests/kaniko/test_buildah.py builds the upstream one too
+    assert "--mount=type=cache,id=hex-cache" in instructions
+    assert "--mount=target=/app/src" in instructions
+    assert "COPY . " not in instructions
     assert_release_answers(buildah, project, kaniko.image)
 
 
@@ -158,12 +164,17 @@ def test_a_source_change_reuses_the_dependency_layer(
     again = (builds.buildkit(buildah, project, tmp_path / "greeter", f"{buildkit.image}-2"),
              builds.kaniko(buildah, project, tmp_path / "greeter", f"{kaniko.image}-2"))
     TIMINGS["both again, after a source change"] = time.monotonic() - started
+    # The fork's Kaniko variant (the default executor's) runs the BuildKit file's instructions,
+    # mounts and all: its source steps may come from the BuildKit build just made, of this
+    # very source (the bridge keys them on its digest), never from an earlier one.
+    fresh = {step.instruction for step in again[0].steps if not step.cached}
     for build in again:
         dependency, source = builds.dependency_and_source_steps(build)
         assert len(dependency) == 2, build.steps
         assert all(step.cached for step in dependency), dependency  # "--> Using cache"
         assert source, build.steps
-        assert not [step for step in source if step.cached], source
+        assert not [step for step in source if step.cached and step.instruction not in fresh], \
+            source
         said = probe(buildah, project, build.image, {"token": "greeter:token()."}).said
         assert said["token"] == f'"{token}"', said
 
@@ -198,6 +209,38 @@ def test_build_images_script_runs_for_real_with_a_docker_shim(
     assert registry.tags(loopback_registry, f"cigen-e2e/{project.image_name}") == tags
 
 
+# Named insertion points (issue 16, docs/overrides.md): instructions at the runner's two points
+# land in the image. Built on the BuildKit build above, whose cached layers serve every step
+# before the first insertion, so only the runner's last steps run again.
+INSERTED = """overrides:
+  Dockerfile:
+    runner: |
+      RUN echo "inserted as $(id -u)" > /etc/cigen-inserted
+    runner_end: |
+      LABEL cigen.e2e.inserted="runner_end"
+"""
+
+
+@pytest.mark.slow
+def test_inserted_instructions_land_in_the_runner_image(
+        buildah: Buildah, workspace: Path, buildkit: Built, tmp_path: Path) -> None:
+    config = SAMPLE / "cigen.yaml"
+    descriptor, plan = load(config, ("dockerfile",), source=config.read_text() + INSERTED)
+    project = descriptor.project
+    dockerfile = tmp_path / "Dockerfile.buildah"  # outside the context: its digest stays
+    dockerfile.write_text(for_buildah(plan.texts()[project.image.dockerfile],
+                                      context_digest(workspace)))
+    tag, started = "localhost/cigen-e2e/greeter:inserted", time.monotonic()
+    built = _timed("BuildKit Dockerfile with insertions", started, Built(
+        tag, buildah.build(workspace, dockerfile, tag, project.image.target)))
+    assert [s for s in built.steps if "rebar3 as prod tar" in s.instruction and s.cached], \
+        built.steps  # the release came from the first build's cache
+    assert buildah.label(tag, "cigen.e2e.inserted") == "runner_end"
+    with container(buildah, tag) as (_, root):
+        assert (root / "etc" / "cigen-inserted").read_text() == "inserted as 0\n"  # as root
+    assert_release_answers(buildah, project, tag)  # as the unprivileged user, as before
+
+
 # The harness's own translations, without building anything.
 
 def test_buildah_bridge_keys_context_binds_and_leaves_the_rest() -> None:
@@ -207,8 +250,9 @@ def test_buildah_bridge_keys_context_binds_and_leaves_the_rest() -> None:
     assert bridged.count("--mount=target=/app/src") == text.count("--mount=target=/app/src") == 2
     assert bridged.count("# context d1") == 2
     assert "sharing=locked" not in bridged
-    kaniko = (SAMPLE / "ci" / "Dockerfile.cb").read_text()
-    assert for_buildah(kaniko, "d1") == kaniko
+    upstream = convert(text, published_stage=load_project(SAMPLE / "cigen.yaml").image.target)
+    assert "--mount" not in upstream.text
+    assert for_buildah(upstream.text, "d1") == upstream.text  # no mounts: nothing to bridge
 
 
 def test_buildah_bridge_follows_workdir_into_later_stages() -> None:

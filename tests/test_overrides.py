@@ -133,7 +133,11 @@ def test_render_writes_and_check_compares_the_patched_files(
      "are: .circleci/config.yml, .github/workflows/ci.yml, cloudbuild.release.yaml, "
      "cloudbuild.yaml"),
     ("  Dockerfile:\n    - {op: remove, path: /x}\n",
-     "cigen.yaml:7:3: overrides.Dockerfile: is not a YAML file; overrides patch YAML files only"),
+     "cigen.yaml:7:3: overrides.Dockerfile: is the Dockerfile cigen writes: it takes instructions "
+     "at named points (builder, builder_end, runner, runner_end), not JSON Patch operations"),
+    ("  .dockerignore:\n    - {op: remove, path: /x}\n",
+     "cigen.yaml:7:3: overrides..dockerignore: is not a YAML file; overrides patch YAML files "
+     "only"),
     ("  cloudbuild.yaml:\n    - {op: remove, path: /nope}\n",
      "cigen.yaml:8:7: overrides.cloudbuild.yaml[0]: remove /nope: /nope does not exist"),
     ("  .github/workflows/ci.yml:\n    - {op: remove, path: /jobs}\n",

@@ -12,7 +12,7 @@ from cigen import commands, targets
 from cigen.plan import build
 from cigen.targets import dockerfile
 from cigen.targets.cloudbuild import steps
-from tests.conftest import FIXTURES, PROJECTS
+from tests.conftest import FIXTURES, IMAGE_PROJECTS
 from tests.helpers import load_project
 
 
@@ -39,7 +39,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
     return counted
 
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", IMAGE_PROJECTS)  # the Dockerfile is counted too
 def test_each_renderer_runs_once_per_build(name: str, calls: collections.Counter[str]) -> None:
     project = load_project(FIXTURES / name / "cigen.yaml", ("dockerfile",))  # counted too
     calls.clear()

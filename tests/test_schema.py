@@ -35,7 +35,8 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 def properties(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any], bool]]:
     """(dotted path, resolved schema, required?) of every property at every level."""
     node = _resolve(node)
-    required = set(node.get("required", []))
+    # `else` holds a requirement with an exception: registry, unless image is false
+    required = set(node.get("required", [])) | set(node.get("else", {}).get("required", []))
     for key, sub in node.get("properties", {}).items():
         yield f"{path}{key}", _resolve(sub), key in required
         yield from properties(sub, f"{path}{key}.")
@@ -118,7 +119,7 @@ def test_the_minimal_descriptor_resolves_to_the_documented_defaults() -> None:
                     target="runner", build_packages=("git",),
                     runtime_packages=("openssl", "ncurses", "libstdc++"), ports=(),
                     env=frozen({"COOKIE": "hello", "RELX_OUT_FILE_PATH": "/tmp"}), keep_git=True,
-                    defaulted=frozenset({"base", "runner"})),
+                    defaulted=frozenset({"base", "runner", "target"})),
         publish=Publish(branches=("main",), after=("ct",), cache_from="main"),
         circleci=CircleCI(workflow="build-test-maybe-publish",
                           orbs=frozen({"rebar3": "tsloughter/rebar3@0.8.1",

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from cigen import inputs, schema
 from cigen.core import KeyPath, Problem, printable
-from cigen.descriptor import messages
+from cigen.descriptor import library, messages, rebar_config, stages
 from cigen.descriptor.locations import Document
 from cigen.errors import DescriptorError
 from cigen.model import RELEASE_STAGES, Project
@@ -254,9 +254,11 @@ def _unrelated(new: Iterable[Problem], found: list[Problem]) -> list[Problem]:
 
 def _semantic(data: dict[str, Any], valid: Callable[[KeyPath], bool]) -> Iterable[Problem]:
     """Cross-key rules; each runs only when the schema found its inputs sound."""
+    if library.is_library(data):
+        yield from library.problems(data)
     if valid(("erlang", "checks")):
         checks = data["erlang"].get("checks", schema.static_default("erlang.checks"))
-        if valid(("publish", "after")):
+        if valid(("publish", "after")) and not library.is_library(data):
             yield from _after(data.get("publish", {}), checks)
         if valid(("erlang", "setup")):
             for check in data["erlang"].get("setup", {}):
@@ -264,8 +266,14 @@ def _semantic(data: dict[str, Any], valid: Callable[[KeyPath], bool]) -> Iterabl
                     yield Problem(("erlang", "setup", check), _not_run(check, checks), True)
     if valid(("erlang", "services")):
         yield from _service_names(data["erlang"].get("services", []))
-    if valid(("image",)):
+    if valid(("erlang", "matrix")) and valid(("erlang", "otp")):
+        yield from _matrix(data["erlang"])
+    if valid(("image",)) and not library.is_library(data):
         yield from _target(data.get("image", {}))
+        if valid(("overrides",)):
+            from cigen.descriptor import insertions
+
+            yield from insertions.problems(data)
 
 
 def _not_run(check: str, checks: list[str]) -> str:
@@ -286,6 +294,16 @@ def _service_names(services: list[dict[str, Any]]) -> Iterable[Problem]:
         names.add(service["name"])
 
 
+def _matrix(erlang: dict[str, Any]) -> Iterable[Problem]:
+    """A matrix release is one the checks do not run on already."""
+    seen = {erlang["otp"]: "erlang.otp"}
+    for i, otp in enumerate(erlang.get("matrix", [])):
+        if otp in seen:
+            yield Problem(("erlang", "matrix", i), f'"{otp}" is {seen[otp]} already; the checks '
+                          "run on each release once: remove it")
+        seen.setdefault(otp, f"erlang.matrix[{i}]")
+
+
 def _target(image: dict[str, Any]) -> Iterable[Problem]:
     target = image.get("target", "runner")
     if image.get("generate", True) and target not in RELEASE_STAGES:
@@ -294,19 +312,52 @@ def _target(image: dict[str, Any]) -> Iterable[Problem]:
         yield Problem(("image", "target"), message)
 
 
+def _directory_problems(project: Project, root: Path) -> list[Problem]:
+    """`directory` must be a folder with the rebar3 project in it."""
+    if project.directory == ".":
+        return []
+    folder = root / project.directory
+    if not folder.is_dir():
+        return [Problem(("directory",), f"{project.directory} is not a folder beside the "
+                        "descriptor; name the folder of the rebar3 project")]
+    if not (folder / rebar_config.PATH).is_file():
+        return [Problem(("directory",), f"{project.directory} has no {rebar_config.PATH}; "
+                        "name the folder of the rebar3 project")]
+    if project.image.keep_git and not project.library:
+        # rebar3 versions a {vsn, git} release 0.0.0 where git finds no repository
+        # (erlang/rebar3 apps/rebar/src/rebar_git_resource.erl, collect_default_refcount)
+        return [Problem(("image", "keep_git"), f"is true, but the image's build context, "
+                        f"{project.directory}, holds no .git (it is at the repository's root), "
+                        "so a release versioned from git would be 0.0.0: set image.keep_git: "
+                        "false and give the release a version")]
+    return []
+
+
 def _with_inputs(project: Project, root: Path, doc: Document) -> tuple[Project, tuple[str, ...]]:
     """The model with what it needs of the project's files read in, and those files' paths: the
-    user's own Dockerfile, or whether rebar.lock exists (the generated Dockerfile copies it
-    only then: COPY fails on a missing file, and a new project, or one that keeps rebar.lock
-    out of git, has none). An absent file is an input too: the check cache records it as such,
-    so a rebar.lock that appears or disappears makes the next check render again."""
+    user's own Dockerfile (and the stage it publishes), the relx release names (several: the
+    Dockerfile names the release), and whether rebar.lock exists (the generated Dockerfile
+    copies it only then: COPY fails on a missing file, and a new project, or one that keeps
+    rebar.lock out of git, has none; GitHub's cache keys hash it only then), the rebar3 files
+    in the project's folder (`directory`). An absent file is an input too: the check cache
+    records it as such, so a rebar.lock that appears or disappears makes the next check render
+    again."""
     from dataclasses import replace
 
     from cigen import files
     from cigen.errors import RenderError
 
-    if project.image.generate:
-        return replace(project, rebar_lock=(root / "rebar.lock").is_file()), ("rebar.lock",)
+    found = _directory_problems(project, root)
+    if found:
+        raise DescriptorError(doc.format(found))
+    here = root / project.directory  # the rebar3 project's own files are there
+    project = replace(project, rebar_lock=(here / "rebar.lock").is_file(),
+                      release_names=rebar_config.releases(here,
+                                                          project.erlang.release_profile))
+    read = tuple(str(Path(project.directory, name)) for name in ("rebar.lock",
+                                                                 *rebar_config.INPUTS))
+    if project.library or project.image.generate:  # no Dockerfile of the user's to read
+        return project, read
     try:
         text = files.read(root, project.image.dockerfile)
     except RenderError as e:
@@ -314,4 +365,10 @@ def _with_inputs(project: Project, root: Path, doc: Document) -> tuple[Project, 
     if text is None:
         msg = f"cannot read {project.image.dockerfile}: No such file or directory"
         raise DescriptorError(doc.format([Problem(("image", "dockerfile"), msg)]))
-    return replace(project, user_dockerfile=text), (project.image.dockerfile,)
+    # Its messages name the Dockerfile as the user would open it: beside the descriptor.
+    target = stages.published(project.image, text,
+                              str(Path(doc.shown).parent / project.image.dockerfile))
+    if isinstance(target, list):
+        raise DescriptorError(doc.format(target))
+    image = replace(project.image, target=target)
+    return replace(project, image=image, user_dockerfile=text), (project.image.dockerfile, *read)

@@ -56,7 +56,9 @@ def _expected(node: dict[str, Any]) -> str:
         return f"expected one of: {_choices(node['enum'])}"
     if "const" in node:
         return f"expected {node['const']}"
-    return f"expected {_TYPE_NAMES.get(node.get('type', ''), 'a value')}"
+    kind = node.get("type", "")
+    kind = kind[0] if isinstance(kind, list) else kind  # image: a mapping (or false, a library)
+    return f"expected {_TYPE_NAMES.get(kind, 'a value')}"
 
 
 def _choices(values: list[Any]) -> str:
@@ -78,6 +80,9 @@ def _pattern_text(error: Any) -> str:
 def _type(error: Any, path: KeyPath, token: Callable[[KeyPath], str]) -> Iterator[Problem]:
     wanted = error.validator_value
     written = token(path)
+    if "x-type-message" in error.schema:  # a key of several types says which values it takes
+        yield Problem(path, f"{written} {error.schema['x-type-message']}")
+        return
     if wanted == "string" and not isinstance(error.instance, (dict, list)):
         hint = "quote versions" if "version" in _pattern_text(error) else "quote it"
         yield Problem(path, f"{written} is not a string; {hint}: {json.dumps(written)}")
@@ -118,7 +123,9 @@ def _const(error: Any, path: KeyPath, token: Callable[[KeyPath], str]) -> Iterat
         yield Problem(path, f"{_show(error.instance)} is quoted; write {wanted} without quotes")
         return
     shown = _value(error.instance, path, token)
-    yield Problem(path, f"{shown} is not supported; only {wanted} exists")
+    custom = error.schema.get("x-const-message")
+    yield Problem(path, f"{shown} {custom}" if custom else f"{shown} is not supported; only "
+                  f"{wanted} exists")
 
 
 def _pattern(error: Any, path: KeyPath, token: Callable[[KeyPath], str]) -> Iterator[Problem]:

@@ -8,6 +8,8 @@ from cigen.errors import ConversionError
 from cigen.kaniko import parsing, stages
 from cigen.kaniko.context import Command, Context, flag_name
 from cigen.kaniko.copies import convert_copy
+from cigen.kaniko.executor import UPSTREAM, Executor
+from cigen.kaniko.keep import why_not_mounted
 from cigen.kaniko.mounts import is_apt_cache, parse_mount
 from cigen.kaniko.run import convert_run
 from cigen.kaniko.source import (
@@ -37,9 +39,14 @@ MAX_LINES = 10_000
 
 
 def convert(
-    text: str, path: str = "Dockerfile", *, published_stage: str | None = None
+    text: str,
+    path: str = "Dockerfile",
+    *,
+    published_stage: str | None = None,
+    executor: Executor = UPSTREAM,
 ) -> Conversion:
-    """Rewrite a BuildKit Dockerfile into one Kaniko builds the same way.
+    """Rewrite a BuildKit Dockerfile into one `executor` builds the same way: what it does as
+    BuildKit does is kept, the rest rewritten (cigen/kaniko/keep.py).
 
     Raises ConversionError listing every instruction that has no safe Kaniko form.
     """
@@ -57,7 +64,8 @@ def convert(
     published = _published(froms, published_stage, problems)
     arg_names = stages.plan_base_args(froms, published, _meta_args(commands))
     ctx = Context(
-        lines, newline_of(text), directives.escape, froms, arg_names, _apt_mounts(commands)
+        lines, newline_of(text), directives.escape, froms, arg_names,
+        _apt_mounts(commands, executor), executor,
     )
     ctx.problems.extend(problems)
     _walk(ctx, commands)
@@ -67,7 +75,7 @@ def convert(
     edits = [*ctx.edits, *_directive_edits(lines, directives, ctx)]
     edits += _arg_block(ctx, commands, directives, base_args)
     output = apply_edits(lines, edits).rstrip("\r\n") + ctx.newline
-    parsing.ensure_parses(output, path)
+    parsing.ensure_parses(output, path, executor)
     notes = sorted(ctx.notes, key=lambda n: n.line)
     return Conversion(output, tuple(f"{path}:{n.line}: {n.text}" for n in notes), base_args)
 
@@ -118,21 +126,24 @@ def _meta_args(commands: Sequence[Command]) -> set[str]:
     return names
 
 
-def _apt_mounts(commands: Sequence[Command]) -> bool:
+def _apt_mounts(commands: Sequence[Command], executor: Executor) -> bool:
+    """Whether an apt cache mount is dropped, and with it the docker-clean removal it needed."""
     for cmd in commands:
         for flag in cmd.flags:
             name, value = flag_name(flag)
-            if name == "--mount" and _is_apt_cache(value):
+            if name == "--mount" and _dropped_apt_cache(flag, value, executor):
                 return True
     return False
 
 
-def _is_apt_cache(spec: str) -> bool:
+def _dropped_apt_cache(flag: str, spec: str, executor: Executor) -> bool:
     try:
         mount = parse_mount(spec)
     except (ValueError, StopIteration):
         return False
-    return mount.type == "cache" and is_apt_cache(mount)
+    # the WORKDIR is not followed here: a relative target counts as dropped
+    kept = why_not_mounted(executor, flag, mount, None) is None
+    return mount.type == "cache" and is_apt_cache(mount) and not kept
 
 
 def _walk(ctx: Context, commands: Sequence[Command]) -> None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from cigen.core import Problem
+from cigen.kaniko.executor import UPSTREAM, Executor
 from cigen.kaniko.source import (
     Edit,
     Note,
@@ -53,7 +54,8 @@ class Context:
     escape: str
     froms: list[From]
     arg_names: dict[int, str]
-    apt_mounts: bool
+    apt_mounts: bool  # an apt cache mount is dropped: the docker-clean removal goes too
+    executor: Executor = UPSTREAM
     edits: list[Edit] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)

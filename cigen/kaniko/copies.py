@@ -5,7 +5,7 @@ import posixpath
 import re
 from typing import NamedTuple
 
-from cigen.kaniko import heredoc
+from cigen.kaniko import heredoc, keep
 from cigen.kaniko.context import Command, Context, flag_name
 from cigen.kaniko.mounts import copy_words
 from cigen.kaniko.source import Parts, keyword_like
@@ -135,9 +135,18 @@ def _parents_dest(dest: str, source: str) -> str:
 def _heredoc_copy(ctx: Context, cmd: Command, parts: Parts, kept: list[str], stage: Stage) -> None:
     options = dict(flag_name(flag) for flag in kept)
     contents = _heredoc_contents(cmd)
+    expands = any(text is None for _, text in contents)
+    why = keep.copy_heredoc(ctx.executor, cmd.value[:-1], cmd.value[-1], options, stage)
+    if why is None and not expands:
+        if len(kept) != len(parts.flags):  # the executor writes the files as BuildKit does
+            ctx.replace(cmd, ctx.rebuild(parts, kept, parts.body))
+        return
     problem = _heredoc_copy_problem(cmd, options, stage)
-    if problem is None and any(text is None for _, text in contents):
+    if expands and (problem is None or why is None):
         problem = _EXPANSION
+        if ctx.executor.heredocs:  # FF_KANIKO_EXPAND_HEREDOC is off (pkg/config/featureflags.go)
+            problem = (f"{_EXPANSION[0]}; {ctx.executor.name} writes the text unexpanded",
+                       _EXPANSION[1])
     if problem is not None:
         ctx.problem(cmd, *problem)
         return
@@ -148,7 +157,7 @@ def _heredoc_copy(ctx: Context, cmd: Command, parts: Parts, kept: list[str], sta
     ]
     mode, chown = options.get("--chmod", "644"), options.get("--chown")
     steps = [heredoc.write_files_command(files, mode, chown, ctx.escape, ctx.newline)]
-    _write_heredoc_run(ctx, cmd, parts, steps, stage)
+    _write_heredoc_run(ctx, cmd, parts, steps, stage, why or "")
 
 
 def _heredoc_contents(cmd: Command) -> list[tuple[str, str | None]]:
@@ -192,14 +201,12 @@ def _heredoc_copy_problem(
 
 
 def _write_heredoc_run(
-    ctx: Context, cmd: Command, parts: Parts, steps: list[str], stage: Stage
+    ctx: Context, cmd: Command, parts: Parts, steps: list[str], stage: Stage, why: str
 ) -> None:
     run = f"{parts.lead}{keyword_like(parts.keyword, 'RUN')} {' && '.join(steps)}{ctx.newline}"
     if stage.user is not None:
         # COPY writes as root whatever USER says; the RUN has to as well
         user = keyword_like(parts.keyword, "USER")
         run = f"{user} 0{ctx.newline}{run}{user} {stage.user}{ctx.newline}"
-    ctx.note(
-        cmd, "COPY <<EOF became a RUN that writes the file with printf (Kaniko has no heredocs)"
-    )
+    ctx.note(cmd, f"COPY <<EOF became a RUN that writes the file with printf ({why})")
     ctx.replace(cmd, run)

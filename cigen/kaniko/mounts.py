@@ -18,6 +18,7 @@ class Mount(NamedTuple):
     source: str
     from_: str | None
     writable: bool
+    keys: frozenset[str] = frozenset()  # the options as written, e.g. {"type", "id", "target"}
 
 
 class CopyKey(NamedTuple):
@@ -34,7 +35,8 @@ def parse_mount(spec: str) -> Mount:
     if target is None and kind not in ("secret", "ssh"):
         raise ValueError(f"--mount={spec} has no target")
     source = fields.get("source") or fields.get("src") or "."
-    return Mount(kind, target or "", source, fields.get("from"), _writable(kind, fields))
+    return Mount(kind, target or "", source, fields.get("from"), _writable(kind, fields),
+                 frozenset(fields))
 
 
 def _field(item: str) -> tuple[str, str]:

@@ -8,6 +8,8 @@ import dockerfile
 from cigen.core import Problem
 from cigen.errors import ConversionError
 from cigen.kaniko.context import Command
+from cigen.kaniko.executor import Executor
+from cigen.kaniko.mounts import parse_mount
 from cigen.kaniko.source import problem, split_lines
 
 INSTRUCTIONS = frozenset(name.upper() for name in dockerfile.all_cmds())
@@ -84,10 +86,11 @@ def _is_mount(flag: str) -> bool:
     return flag.partition("=")[0].lower() == "--mount"
 
 
-def ensure_parses(text: str, path: str) -> None:
-    """The converted file, read back as BuildKit reads it: nothing BuildKit-only is left, and
-    no instruction came out unknown or empty. Edits that an odd input (a continuation into a
-    blank line, Unicode spaces in an instruction) led astray are refused, not written."""
+def ensure_parses(text: str, path: str, executor: Executor) -> None:
+    """The converted file, read back as BuildKit reads it: nothing BuildKit-only is left but
+    what `executor` builds, and no instruction came out unknown or empty. Edits that an odd
+    input (a continuation into a blank line, Unicode spaces in an instruction) led astray are
+    refused, not written."""
     try:
         commands = dockerfile.parse_string(text)
     except dockerfile.GoParseError as error:
@@ -96,8 +99,21 @@ def ensure_parses(text: str, path: str) -> None:
         name = (command.cmd or "").upper()
         if name not in INSTRUCTIONS or (name == "RUN" and not command.value):
             raise ConversionError([_astray(path, f"`{command.original}` reads differently")])
-        if command.heredocs or any(map(_is_mount, command.flags)):
+        kept = [flag for flag in command.flags if _is_mount(flag)]
+        if (command.heredocs and not executor.heredocs) or not all(
+            _executor_mounts(flag, executor) for flag in kept
+        ):
             raise ConversionError([_astray(path, f"`{command.original}` keeps BuildKit syntax")])
+
+
+def _executor_mounts(flag: str, executor: Executor) -> bool:
+    try:
+        mount = parse_mount(flag.partition("=")[2])
+    except (ValueError, StopIteration):
+        return False
+    if mount.type == "cache":
+        return executor.cache_mounts
+    return mount.type == "bind" and mount.from_ is None and executor.bind_mounts
 
 
 def _astray(path: str, why: str) -> str:

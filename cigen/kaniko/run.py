@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from cigen.kaniko import heredoc, packages
+from cigen.kaniko import heredoc, keep, packages
 from cigen.kaniko.context import Command, Context, flag_name
 from cigen.kaniko.mounts import (
     Mount,
@@ -14,7 +14,7 @@ from cigen.kaniko.mounts import (
     is_apt_cache,
     parse_mount,
 )
-from cigen.kaniko.source import Parts, shell_quote
+from cigen.kaniko.source import Parts, raw_text, shell_quote
 from cigen.kaniko.stages import Stage
 
 _DROPPED_FLAGS = {
@@ -37,27 +37,54 @@ _NO_FORM = {
 
 def convert_run(ctx: Context, cmd: Command, stage: Stage) -> Stage:
     parts = ctx.parts(cmd)
-    mounts = _mounts(ctx, cmd, parts.flags)
-    copies, stage = _binds(ctx, cmd, stage, mounts, parts.keyword)
-    for mount in mounts:
+    kept: list[str] = []
+    mounts: list[Mount] = []  # the ones the executor cannot mount: rewritten
+    dropped: list[str] = []
+    for flag, mount in _mounts(ctx, cmd, parts.flags):
+        written = keep.mount_flag(ctx.executor, flag, mount, stage.workdir)
+        if written is not None:
+            kept.append(written)
+            continue
+        mounts.append(mount)
         if mount.type in ("cache", "tmpfs"):
-            ctx.note(cmd, _dropped_note(mount))
+            why = keep.why_not_mounted(ctx.executor, flag, mount, stage.workdir) or ""
+            dropped.append(_dropped_note(mount, why))
+    copies, stage = _binds(ctx, cmd, stage, mounts, parts.keyword)
+    for text in dropped:
+        ctx.note(cmd, text)
     body = _command(ctx, cmd, parts, mounts, stage)
-    if body == parts.body and not parts.flags:
+    if body == parts.body and kept == list(parts.flags):
         return stage
     lead = re.match(rf"(?:\s|{re.escape(ctx.escape)}[ \t]*\r?\n)*", body)
     if body[lead.end() if lead else 0:].startswith("--"):  # read as flags of the RUN
         ctx.problem(cmd, "once the cache-mount set-up is dropped, the command starts with --",
                     "start the command with a program, not an option")
         return stage
-    run = ctx.rebuild(parts, [], body) if body.strip() else ""
+    run = _in_place(ctx, cmd, parts, kept, body) or (
+        ctx.rebuild(parts, kept, body) if body.strip() else "")
     if not run:
         ctx.note(cmd, "dropped the RUN: nothing is left once the cache-mount set-up is gone")
     ctx.replace(cmd, "".join(line + ctx.newline for line in copies) + run)
     return stage
 
 
-def _mounts(ctx: Context, cmd: Command, flags: tuple[str, ...]) -> list[Mount]:
+def _in_place(ctx: Context, cmd: Command, parts: Parts, kept: list[str], body: str) -> str:
+    """The instruction with only its rewritten flags changed, line breaks and all; "" when
+    a flag is dropped, the command changes or a flag is split across lines."""
+    if body != parts.body or len(kept) != len(parts.flags):
+        return ""
+    raw = raw_text(ctx.lines, cmd.start_line, cmd.end_line, ctx.newline)
+    out, pos = [], 0
+    for old, new in zip(parts.flags, kept, strict=True):
+        at = raw.find(old, pos)
+        if at < 0:
+            return ""
+        out += [raw[pos:at], new]
+        pos = at + len(old)
+    return "".join(out) + raw[pos:]
+
+
+def _mounts(ctx: Context, cmd: Command, flags: tuple[str, ...]) -> list[tuple[str, Mount]]:
     mounts = []
     for flag in flags:
         name, value = flag_name(flag)
@@ -66,7 +93,7 @@ def _mounts(ctx: Context, cmd: Command, flags: tuple[str, ...]) -> list[Mount]:
         elif name != "--mount":
             ctx.problem(cmd, f"RUN {name} is not a Dockerfile flag Kaniko knows", "remove it")
         elif (mount := _mount(ctx, cmd, value)) is not None:
-            mounts.append(mount)
+            mounts.append((flag, mount))
     return mounts
 
 
@@ -87,16 +114,16 @@ def _mount(ctx: Context, cmd: Command, spec: str) -> Mount | None:
     return mount
 
 
-def _dropped_note(mount: Mount) -> str:
+def _dropped_note(mount: Mount, why: str) -> str:
     if mount.type == "tmpfs":
         return (
             f"dropped tmpfs mount {mount.target}: what the command writes there now stays "
             "in the image layer"
         )
     if is_apk_cache(mount) or is_apt_cache(mount):
-        return f"dropped cache mount {mount.target}: Kaniko has no cache mounts"
+        return f"dropped cache mount {mount.target}: {why}"
     return (
-        f"dropped cache mount {mount.target}: Kaniko has no cache mounts; what the command "
+        f"dropped cache mount {mount.target}: {why}; what the command "
         "writes there now stays in the image layer"
     )
 
@@ -127,7 +154,13 @@ def _command(ctx: Context, cmd: Command, parts: Parts, mounts: list[Mount], stag
     script = heredoc.run_script(cmd.value[0], cmd.heredocs).text if cmd.heredocs else parts.body
     mkdir = _mkdir(ctx, cmd, mounts, script)
     if cmd.heredocs:
-        return mkdir + _heredoc_command(ctx, cmd, mounts, stage) + ctx.newline
+        why = keep.run_heredoc(ctx.executor, cmd.value[0], cmd.heredocs, stage)
+        if why is None:
+            fixed = _fix_packages(ctx, script, "\\", mounts)
+            if not mkdir and fixed.text == script and not fixed.clean_lists:
+                return parts.body  # the executor runs it as BuildKit does
+            why = "the set-up of a dropped mount changes inside it"
+        return mkdir + _heredoc_command(ctx, cmd, mounts, stage, why) + ctx.newline
     return mkdir + _shell_command(ctx, cmd, parts, mounts)
 
 
@@ -173,7 +206,9 @@ def _fix_packages(ctx: Context, text: str, escape: str, mounts: list[Mount]) -> 
     return packages.Fixed(text, tuple(notes), clean)
 
 
-def _heredoc_command(ctx: Context, cmd: Command, mounts: list[Mount], stage: Stage) -> str:
+def _heredoc_command(
+    ctx: Context, cmd: Command, mounts: list[Mount], stage: Stage, why: str
+) -> str:
     if not stage.posix_shell:
         ctx.problem(
             cmd,
@@ -184,8 +219,7 @@ def _heredoc_command(ctx: Context, cmd: Command, mounts: list[Mount], stage: Sta
     if script.shebang:
         ctx.note(
             cmd,
-            "heredoc #! script: now written to a mktemp file, run and removed "
-            "(Kaniko has no heredocs)",
+            f"heredoc #! script: now written to a mktemp file, run and removed ({why})",
         )
         return heredoc.shebang_command(script.text, ctx.escape, ctx.newline, "")
     fixed = _fix_packages(ctx, script.text, "\\", mounts)
@@ -193,8 +227,7 @@ def _heredoc_command(ctx: Context, cmd: Command, mounts: list[Mount], stage: Sta
         ctx.note(cmd, text)
     ctx.note(
         cmd,
-        "heredoc script: now passed to eval via printf, one line per argument "
-        "(Kaniko has no heredocs)",
+        f"heredoc script: now passed to eval via printf, one line per argument ({why})",
     )
     cleanup = packages.APT_LISTS_CLEANUP if fixed.clean_lists else ""
     return heredoc.eval_command(fixed.text, ctx.escape, ctx.newline) + cleanup

@@ -25,6 +25,7 @@ class Stage:
     workdir: str | None = None  # None: unknown (it comes from the base image)
     user: str | None = None
     posix_shell: bool = True
+    default_shell: bool = True  # the SHELL is /bin/sh -c
     scratch: bool = False
     copies: frozenset[CopyKey] = frozenset()
 
@@ -110,7 +111,8 @@ def workdir(stage: Stage, path: str) -> Stage:
 
 def shell(stage: Stage, argv: Sequence[str]) -> Stage:
     program = posixpath.basename(argv[0]) if argv else ""
-    return replace(stage, posix_shell=program in _POSIX_SHELLS)
+    return replace(stage, posix_shell=program in _POSIX_SHELLS,
+                   default_shell=list(argv) == ["/bin/sh", "-c"])
 
 
 def user(stage: Stage, value: str) -> Stage:

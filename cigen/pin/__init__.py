@@ -16,6 +16,7 @@ from cigen.pin.sites import Site, Unparsable, sites
 from cigen.pin.upgrade import Sources
 from cigen.remote import Client
 from cigen.targets.github import container as github_container
+from cigen.targets.releases import for_release
 from cigen.yamlio import load_rt
 
 # The comment on a key that `pin` adds: once written, the value stops following its defaults.
@@ -86,10 +87,10 @@ def _read(config: Path, text: str) -> tuple[str, Project, Any, list[Site]]:
 
 def _moves(config: Path, project: Project, tree: Any, found: list[Site],
            sources: Sources) -> list[upgrade.Move]:
-    uses_setup_beam = "github" in project.targets and not github_container.needed(project)
     try:
-        moved = upgrade.moves(project, tree, found, sources,
-                              project.github.runs_on if uses_setup_beam else None)
+        moved = upgrade.moves(project, tree, found, sources, _setup_beam(project),
+                              [_setup_beam(for_release(project, r))
+                               for r in project.erlang.matrix])
     except RemoteError as e:
         raise RemoteError(f"{e}\n{config}: unchanged; nothing written") from e
     for m in moved:
@@ -98,6 +99,12 @@ def _moves(config: Path, project: Project, tree: Any, found: list[Site],
     if not moved:
         print(f"{config}: every version is the newest patch of its line")
     return moved
+
+
+def _setup_beam(project: Project) -> str | None:
+    """The runner label when the GitHub workflow installs erlang.otp with setup-beam."""
+    uses_setup_beam = "github" in project.targets and not github_container.needed(project)
+    return project.github.runs_on if uses_setup_beam else None
 
 
 def _apply(config: Path, text: str, replaces: list[edit.Replace]) -> str:

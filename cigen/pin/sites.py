@@ -69,6 +69,11 @@ def _deref(node: dict[str, Any]) -> dict[str, Any]:
 def _defaults(project: Project) -> list[tuple[Key, str]]:
     """Defaulted image references the outputs use; pin writes them out, pinned."""
     out: list[tuple[Key, str]] = []
+    if project.library:  # no image: only Cloud Build's test services need the docker image
+        cb = project.cloudbuild
+        if "cloudbuild" in project.targets and project.erlang.services:
+            out.append((("cloudbuild", "docker_image"), cb.docker_image))
+        return out
     if project.image.generate or "cloudbuild" in project.targets:
         out.append((("image", "base"), project.image.base))
         if project.image.runner:  # None only when the build refuses the descriptor

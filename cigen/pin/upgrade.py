@@ -19,7 +19,7 @@ Where versions come from is where the CIs install them from:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from cigen import compat, refs
@@ -47,7 +47,7 @@ class Move(NamedTuple):
 
     @property
     def dotted(self) -> str:
-        return ".".join(str(k) for k in self.key)
+        return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in self.key)[1:]
 
 
 def _split(text: str) -> tuple[str, tuple[int, ...], str] | None:
@@ -143,16 +143,21 @@ def _releases(client: Client, api: str, token: str | None) -> list[str]:
 
 
 def moves(project: Project, tree: Any, images: list[Site], sources: Sources,
-          setup_beam: str | None) -> list[Move]:
+          setup_beam: str | None, matrix_setup_beam: Sequence[str | None] = ()) -> list[Move]:
     """Every value written in the descriptor that has a newer patch; `setup_beam` is the runner
-    label when the GitHub workflow installs OTP with setup-beam. RemoteError when a list cannot
-    be read."""
+    label when the GitHub workflow installs OTP with setup-beam, `matrix_setup_beam` the same
+    for each erlang.matrix release. RemoteError when a list cannot be read."""
     erlang = tree.get("erlang") or {}
     found: list[Move] = []
     otp = _otp_move(project, erlang, sources, setup_beam)
     if otp:
         found.append(otp)
-    rebar3 = _rebar3_move(erlang, otp.new if otp else project.erlang.otp, sources)
+    matrix = _matrix_moves(erlang, sources, matrix_setup_beam)
+    found += [m for m in matrix if m is not None]
+    releases = [otp.new if otp else project.erlang.otp,
+                *(m.new if m else r.otp for m, r in zip(matrix, project.erlang.matrix,
+                                                           strict=False))]
+    rebar3 = _rebar3_move(erlang, releases, sources)
     if rebar3:
         found.append(rebar3)
     for site in images:
@@ -177,6 +182,11 @@ def _image_move(ref: ImageRef, written_otp: Any, otp: Move | None,
     return newest_patch(ref.tag or "", sources.tags(ref))
 
 
+def _seq_at(sequence: Any, index: int) -> tuple[int, int]:
+    line, col = sequence.lc.item(index)
+    return int(line), int(col)
+
+
 def _at(mapping: Any, key: str) -> tuple[int, int]:
     line, col = mapping.lc.value(key)
     return int(line), int(col)
@@ -186,10 +196,39 @@ def _otp_move(project: Project, erlang: Any, sources: Sources,
               setup_beam: str | None) -> Move | None:
     if not isinstance(erlang.get("otp"), str) or _split(erlang["otp"]) is None:
         return None
+    # the default builder erlang:<otp>-alpine moves with OTP (a library has none)
+    alpine = "base" in project.image.defaulted and project.image.os == "alpine" \
+        and not project.library
+    new, where = _newest_otp(erlang["otp"], sources, alpine, setup_beam)
+    return Move(("erlang", "otp"), erlang["otp"], new, _at(erlang, "otp"), where) if new else None
+
+
+def _matrix_moves(erlang: Any, sources: Sources, setup_beam: Sequence[str | None]
+                  ) -> list[Move | None]:
+    """erlang.matrix releases move as erlang.otp does, to what the checks can install: the
+    plain erlang image (CircleCI, Cloud Build) and setup-beam's builds where GitHub uses it.
+    No -alpine tag is needed: the image is built with erlang.otp only."""
+    matrix = erlang.get("matrix")
+    if not isinstance(matrix, list):
+        return []
+    found: list[Move | None] = []
+    for i, (current, label) in enumerate(zip(matrix, setup_beam, strict=False)):
+        new, where = (_newest_otp(current, sources, False, label)
+                      if isinstance(current, str) and _split(current) else (None, ""))
+        line, col = _seq_at(matrix, i)
+        found.append(Move(("erlang", "matrix", i), current, new, (line, col), where)
+                     if new else None)
+    return found
+
+
+def _newest_otp(current: str, sources: Sources, alpine: bool, setup_beam: str | None
+                ) -> tuple[str | None, str]:
+    """The newest patch of `current`'s line in the erlang image's tags (-alpine ones too with
+    `alpine`) and setup-beam's builds for the runner label `setup_beam`; where it was found."""
     tags = sources.erlang_tags()
     candidates = {t for t in tags if _RELEASE.fullmatch(t)}
     where = f"tags of the {sources.erlang_image} image"
-    if "base" in project.image.defaulted and project.image.os == "alpine":
+    if alpine:
         candidates = {t for t in candidates if f"{t}-alpine" in tags}
         where += " (plain and -alpine)"
     if setup_beam:
@@ -197,15 +236,16 @@ def _otp_move(project: Project, erlang: Any, sources: Sources,
         if builds is not None:
             candidates &= builds
             where += f" and setup-beam's {setup_beam} builds"
-    new = newest_patch(erlang["otp"], candidates)
-    return Move(("erlang", "otp"), erlang["otp"], new, _at(erlang, "otp"), where) if new else None
+    return newest_patch(current, candidates), where
 
 
-def _rebar3_move(erlang: Any, otp: str, sources: Sources) -> Move | None:
+def _rebar3_move(erlang: Any, otps: list[str], sources: Sources) -> Move | None:
+    """rebar3's newest patch that supports every release the checks run on."""
     current = erlang.get("rebar3")
     if not isinstance(current, str) or _split(current) is None:
         return None
-    fitting = [r for r in sources.rebar3_releases() if compat.rebar3_refusal(r, otp) is None]
+    fitting = [r for r in sources.rebar3_releases()
+               if all(compat.rebar3_refusal(r, otp) is None for otp in otps)]
     new = newest_patch(current, fitting)
     return Move(("erlang", "rebar3"), current, new, _at(erlang, "rebar3"),
-                f"erlang/rebar3 releases that support OTP {otp}") if new else None
+                f"erlang/rebar3 releases that support OTP {', '.join(otps)}") if new else None

@@ -24,5 +24,5 @@ def selected(project: Project, names: list[str] | tuple[str, ...]) -> tuple[str,
     """The targets a command works on: those named, or the descriptor's (+ dockerfile)."""
     if names:
         return tuple(dict.fromkeys(names))
-    extra = ("dockerfile",) if project.image.generate else ()
+    extra = ("dockerfile",) if project.image.generate and not project.library else ()
     return (*project.targets, *extra)

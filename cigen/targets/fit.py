@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from cigen import compat
 from cigen.compat import OsRelease
 from cigen.core import Problem
-from cigen.model import Project
+from cigen.model import Project, Release
 
 
 def toolchain_problems(project: Project) -> Iterator[Problem]:
@@ -21,10 +21,44 @@ def toolchain_problems(project: Project) -> Iterator[Problem]:
     if erlang.rebar3 is None:
         yield Problem(("erlang", "otp"), f"no rebar3 release in cigen's table (as of "
                       f"{compat.as_of()}) supports OTP {erlang.otp}; set erlang.rebar3")
-        return
-    refusal = compat.rebar3_refusal(erlang.rebar3, erlang.otp)
-    if refusal:
-        yield Problem(("erlang", "rebar3"), refusal)
+    else:
+        refusal = compat.rebar3_refusal(erlang.rebar3, erlang.otp)
+        if refusal:
+            yield Problem(("erlang", "rebar3"), refusal)
+    yield from matrix_problems(project)
+
+
+def matrix_problems(project: Project) -> Iterator[Problem]:
+    """Each erlang.matrix release obeys the table as erlang.otp does: a rebar3 that supports
+    it, and an official erlang image to run the checks in (CircleCI, Cloud Build, and GitHub
+    where setup-beam cannot install it)."""
+    erlang = project.erlang
+    for i, release in enumerate(erlang.matrix):
+        where = ("erlang", "matrix", i)
+        if release.rebar3 is None:
+            yield Problem(where, f"no rebar3 release in cigen's table (as of {compat.as_of()}) "
+                          f"supports OTP {release.otp}; remove it, or set erlang.rebar3")
+        elif release.rebar3 not in compat.table()["rebar3"]["dont_use"] and \
+                compat.rebar3_refusal(release.rebar3, release.otp):  # else said at rebar3
+            yield Problem(where, _shared_rebar3(release.rebar3, release.otp, erlang.releases))
+        if compat.erlang_release(release.otp, alpine=False) is None:
+            yield Problem(where, f"cigen's table (as of {compat.as_of()}) knows no official "
+                          f"erlang:{release.otp} image, which the checks of this release run "
+                          "in; choose a release of an OTP line it lists (docs/compatibility.md)")
+
+
+def _shared_rebar3(rebar3: str, otp: str, releases: tuple[Release, ...]) -> str:
+    """Why erlang.rebar3 cannot serve the matrix release `otp`, and which one serves all."""
+    otps = [r.otp for r in releases]
+    row = compat.rebar3_row(rebar3)
+    low, high = row[1] if row else (0, 0)
+    fitting = [set(compat.rebar3_for(otp)) for otp in otps]
+    common = [r for r in compat.rebar3_for(otps[0]) if all(r in f for f in fitting)]
+    fix = (f"set it to {common[0]}, the newest rebar3 that supports OTP {', '.join(otps)}"
+           if common else "no one rebar3 release supports them all: remove erlang.rebar3, "
+           "and each release gets the newest rebar3 that supports it")
+    return (f"erlang.rebar3 is {rebar3}, which supports OTP {low} to {high}, not "
+            f"OTP {otp}; {fix}")
 
 
 def image_problems(project: Project) -> Iterator[Problem]:

@@ -77,10 +77,15 @@ def buildkit(buildah: Buildah, project: Project, context: Path, tag: str,
                                     options=options))
 
 
-def kaniko(buildah: Buildah, project: Project, context: Path, tag: str) -> Built:
-    """The Kaniko variant as it is, with the base images passed as Cloud Build passes them."""
+def kaniko(buildah: Buildah, project: Project, context: Path, tag: str,
+           text: str | None = None) -> Built:
+    """The Kaniko variant (the committed one unless `text`), with the base images passed as
+    Cloud Build passes them. The cache and bind mounts a fork's variant keeps are bridged for
+    buildah 1.28 as the BuildKit file's are (a file without mounts stays as it is)."""
     args = (f"BASE_IMAGE={project.image.base}", f"RUNNER_IMAGE={project.image.runner}")
-    dockerfile = context / project.image.kaniko_dockerfile
+    original = (context / project.image.kaniko_dockerfile).read_text() if text is None else text
+    dockerfile = context.parent / f"{context.name}.{tag.rsplit(':', 1)[-1]}.Dockerfile.kaniko"
+    dockerfile.write_text(for_buildah(original, context_digest(context)))
     return Built(tag, buildah.build(context, dockerfile, tag, project.image.target, args))
 
 

@@ -81,11 +81,11 @@ def test_init_prints_the_guesses_and_what_to_check(
 ) -> None:
     init(layout_copy("single_app", tmp_path))
     out = capsys.readouterr().out
-    assert "erlang.otp: 26.2.5" in out
-    assert ".tool-versions" in out
-    assert "registry: no GitHub remote; set the registry and owner images are pushed to" in out
+    assert "  erlang.otp: 26.2.5".ljust(42) + ".tool-versions:1 (erlang 26.2.5)\n" in out
+    assert ("Not found; set these in cigen.yaml:\n  - registry: no CI file pushes an image and "
+            "there is no GitHub remote; set the registry and owner images are pushed to\n") in out
     assert "layout: single application (hello)" in out
-    assert out.rstrip().endswith("Then run: cigen pin && cigen render")
+    assert out.endswith("\nNext: cigen pin && cigen render\n")
 
 
 def test_init_never_overwrites(tmp_path: Path) -> None:
@@ -119,7 +119,10 @@ def test_existing_ci_files_are_named_as_collisions(
     root = layout_copy("umbrella", tmp_path)
     (root / ".github" / "workflows" / "ci.yml").write_text("name: mine\n")
     init(root)
-    assert ".github/workflows/ci.yml exists and is not cigen's" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("`cigen render --force` replaces these files, which are not cigen's (cigen.yaml must "
+            "say what they do first):\n  - .github/workflows/ci.yml\n") in out
+    assert out.endswith("\nNext: cigen pin && cigen render --force\n")
 
 
 @pytest.mark.parametrize(
@@ -142,21 +145,33 @@ def test_registry_from_the_git_remote(url: str, registry: str) -> None:
 
 
 def test_otp_sources_in_order(tmp_path: Path) -> None:
+    """Exact releases before lines; then the Dockerfile's builder, .tool-versions, CircleCI,
+    GitHub, Cloud Build (docs/pin-and-init.md); every disagreement is a conflict."""
     (tmp_path / "rebar.config").write_text('{relx, [{release, {a, "1"}, [a]}]}.\n')
-    (tmp_path / "Dockerfile").write_text("FROM erlang:24.3-alpine\n")
-    assert (infer(tmp_path).otp.value, infer(tmp_path).os.value) == ("24.3", "alpine")
-    (tmp_path / ".circleci").mkdir()
-    (tmp_path / ".circleci" / "config.yml").write_text(
-        "jobs: {a: {docker: [{image: 'erlang:25.1'}]}}\n"
-    )
-    assert infer(tmp_path).otp.value == "25.1"
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     (tmp_path / ".github" / "workflows" / "t.yaml").write_text(
         "jobs: {t: {steps: [{uses: erlef/setup-beam@v1, with: {otp-version: '26.1'}}]}}\n"
     )
     assert infer(tmp_path).otp.value == "26.1"
+    (tmp_path / ".circleci").mkdir()
+    (tmp_path / ".circleci" / "config.yml").write_text(
+        "jobs: {a: {docker: [{image: 'erlang:25.1'}]}}\n"
+    )
+    found = infer(tmp_path)
+    assert found.otp.value == "25.1"  # CircleCI before GitHub
+    assert [str(c.other.value) for c in found.conflicts] == ["26.1"]
     (tmp_path / ".tool-versions").write_text("elixir 1.16\nerlang 27.0.1  # pinned\n")
-    assert infer(tmp_path).otp.value == "27.0.1"
+    assert infer(tmp_path).otp.value == "27.0.1"  # exact, and .tool-versions before the CI
+    (tmp_path / "Dockerfile").write_text("FROM erlang:24.3.4-alpine AS builder\n")
+    found = infer(tmp_path)
+    assert (found.otp.value, found.otp.source) == (
+        "24.3.4", "Dockerfile:1 (FROM erlang:24.3.4-alpine)")
+    assert found.os.value == "alpine"
+    assert sorted(str(c.other.value) for c in found.conflicts) == ["25.1", "26.1", "27.0.1"]
+    (tmp_path / "Dockerfile").write_text("FROM erlang:27-alpine AS builder\n")
+    found = infer(tmp_path)
+    assert found.otp.value == "27.0.1"  # a major-only tag is weaker than an exact release
+    assert "27" not in [str(c.other.value) for c in found.conflicts]  # 27.0.1 is a 27
 
 
 def test_release_name_fallbacks(tmp_path: Path) -> None:
@@ -166,7 +181,7 @@ def test_release_name_fallbacks(tmp_path: Path) -> None:
     found = infer(tmp_path)
     assert (found.name.value, found.from_git.value) == ("my_app", None)
     (tmp_path / "rebar.config").write_text(
-        "{profiles, [{prod, [{relx, [{release, {'My-Service', semver}, []}]}]}]}.\n"
+        "{profiles, [{prod, [{relx, [{release, {my_service, semver}, []}]}]}]}.\n"
     )
     found = infer(tmp_path)
     assert (found.name.value, found.from_git.value) == ("my_service", True)

@@ -31,6 +31,8 @@ def project(root: Path, rebar_config: str = RELEASE) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "rebar.config").write_text(rebar_config, "utf-8")
     (root / ".tool-versions").write_text("erlang 26.2.5\n", "utf-8")
+    (root / "test").mkdir(exist_ok=True)
+    (root / "test" / "app_SUITE.erl").write_text("-module(app_SUITE).\n", "utf-8")  # ct runs
     return root
 
 
@@ -194,7 +196,7 @@ def test_of_several_releases_the_first_top_level_one_is_named_and_reported(
 ) -> None:
     root = project(tmp_path, SEVERAL)
     assert init(root) == 0
-    assert ("name: api  # rebar.config relx release api, the first in the top-level relx "
+    assert ("name: api  # rebar.config:1 relx release api, the first in the top-level relx "
             "section; also: worker, admin\n") in written(root)
     out = capsys.readouterr().out
     assert ("name: api of the relx releases api, worker, admin (the first in the top-level relx "
@@ -215,19 +217,23 @@ def test_two_versions_of_one_release_are_one_release(
                              "\n")
     assert init(root) == 0
     assert "of the relx releases" not in capsys.readouterr().out
-    assert "name: app  # rebar.config relx release app\n" in written(root)
+    assert "name: app  # rebar.config:1 relx release app\n" in written(root)
 
 
-def test_a_release_name_init_had_to_change_is_reported(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_release_name_cigen_cannot_take_stops_init_at_its_line(
+    tmp_path: Path, run_line: Callable[..., Result]
 ) -> None:
-    root = project(tmp_path, "{relx, [{release, {'My-Service', \"1\"}, [my_service]}]}.\n")
-    assert init(root) == 0
-    assert ("name: my_service is not the relx release's name, My-Service: the image build looks "
-            "for a release called my_service") in capsys.readouterr().out
+    root = project(tmp_path, "{erl_opts, []}.\n{relx, [{release, {'My-Service', \"1\"}, "
+                             "[my_service]}]}.\n")
+    result = run_line(["cigen", "init"], cwd=root)
+    assert result.code == 2, result
+    assert result.stderr == ("rebar.config:2: the relx release 'My-Service' is no name cigen "
+                             "takes (lowercase letters, digits and _, starting with a letter: "
+                             "the image runs /opt/<name>/bin/<name>); rename it\n")
+    assert not (root / "cigen.yaml").exists()
 
 
-def test_a_library_is_said_to_have_no_image_to_build(
+def test_a_library_gets_the_form_without_an_image(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = project(tmp_path, "{erl_opts, [debug_info]}.\n{deps, []}.\n")
@@ -235,13 +241,16 @@ def test_a_library_is_said_to_have_no_image_to_build(
     (root / "src" / "mylib.app.src").write_text('{application, mylib, [{vsn, "0.1.0"}]}.\n')
     assert init(root) == 0
     text = written(root)
-    assert text.index("# NO RELEASE: rebar.config has no relx release") < text.index("\nname: ")
-    assert "cigen cannot describe a pipeline without an image yet" in text
-    assert ("no relx release: the image jobs will fail on every run"
-            in capsys.readouterr().out)
-    # still a valid descriptor: the one form the schema has today, image jobs included
-    assert load_project(root / "cigen.yaml").name == "mylib"
+    assert text.index("# NO RELEASE: rebar.config has no relx release") < text.index(
+        "\nimage: false\n")
+    assert "\nregistry:" not in text
+    assert "\npublish:" not in text
+    assert "no relx release: a library (image: false)" in capsys.readouterr().out
+    # the library form: the checks only, nothing of an image written
+    assert load_project(root / "cigen.yaml").library
     assert commands.render(root / "cigen.yaml", []) == 0
+    assert not (root / "Dockerfile").exists()
+    assert not (root / "ci").exists()
 
 
 # Files git or rebar3 treat specially --------------------------------------------------------

@@ -7,12 +7,20 @@ import shutil
 import stat
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cigen.kaniko import convert
+from cigen.kaniko.executor import UPSTREAM, from_image
+from cigen.schema import static_default
 from tests.conftest import FIXTURES
+from tests.e2e import builds, storage
+from tests.e2e.compat import for_buildah
+from tests.e2e.release import container, release_files
+from tests.helpers import load_project
+from tests.helpers import texts as rendered
 
 # Real-builder equivalence: buildah builds the BuildKit original and the converted file
 # from the same tiny busybox base, and the two root filesystems must match file by file
@@ -24,6 +32,13 @@ from tests.conftest import FIXTURES
 # the original is built without them (_for_buildah); they do not change the files. It has
 # no heredocs either: heredoc cases build only the converted file and check the files the
 # heredocs specify (EXPECTED_FILES).
+# Each case is converted for upstream Kaniko and for the fork Cloud Build runs by default
+# (cloudbuild.kaniko_image), whose variant keeps cache and context bind mounts: buildah
+# mounts those as BuildKit does. A fork variant that keeps a heredoc cannot be built here
+# (buildah 1.28 has none); its cases are left out (FORK_HEREDOCS), checked by the parser and
+# hadolint in test_kaniko.py.
+# At the end, both variants of the e2e fixture are built from Debian packages, and their
+# releases must hold the same files.
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +97,19 @@ EXPECTED_FILES: dict[str, dict[str, tuple[str, int | None]]] = {
         "/pivot/y/z.txt": ("z\n", None),
     },
 }
+
+
+FORK = from_image(static_default("cloudbuild.kaniko_image"))
+assert FORK is not None
+EXECUTORS = {"upstream": UPSTREAM, "fork": FORK}
+
+
+def _keeps_heredocs(name: str) -> bool:
+    text = convert((CASES_DIR / name / "Dockerfile").read_text(), executor=FORK).text
+    return "<<" in text
+
+
+FORK_HEREDOCS = frozenset(name for name in EXPECTED_FILES if _keeps_heredocs(name))
 
 
 class Buildah:
@@ -186,18 +214,27 @@ def _entry(path: Path) -> tuple[object, ...]:
     return (kind, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, detail)
 
 
+@pytest.mark.parametrize("executor", sorted(EXECUTORS))
 @pytest.mark.parametrize("name", sorted(COMPARED))
-def test_converted_builds_the_same_image(name: str, buildah: Buildah, tmp_path: Path) -> None:
+def test_converted_builds_the_same_image(
+    name: str, executor: str, buildah: Buildah, tmp_path: Path
+) -> None:
     original = (CASES_DIR / name / "Dockerfile").read_text()
     context = _context(name, tmp_path)
+    converted = convert(original, executor=EXECUTORS[executor]).text
     before = _snapshot(buildah, buildah.build(_for_buildah(original), context), COMPARED[name])
-    after = _snapshot(buildah, buildah.build(convert(original).text, context), COMPARED[name])
+    after = _snapshot(buildah, buildah.build(_for_buildah(converted), context), COMPARED[name])
     assert before == after
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_FILES))
-def test_converted_files_match(name: str, buildah: Buildah, tmp_path: Path) -> None:
-    converted = convert((CASES_DIR / name / "Dockerfile").read_text()).text
+@pytest.mark.parametrize(("name", "executor"), [
+    (name, executor) for name in sorted(EXPECTED_FILES) for executor in sorted(EXECUTORS)
+    if executor == "upstream" or name not in FORK_HEREDOCS
+])
+def test_converted_files_match(name: str, executor: str, buildah: Buildah,
+                               tmp_path: Path) -> None:
+    text = (CASES_DIR / name / "Dockerfile").read_text()
+    converted = _for_buildah(convert(text, executor=EXECUTORS[executor]).text)
     files = _snapshot(buildah, buildah.build(converted, _context(name, tmp_path)), ())
     tag = f"localhost/cigen-kaniko-test:{buildah.count}"
     container = buildah("from", "--pull=never", tag).strip()
@@ -210,3 +247,41 @@ def test_converted_files_match(name: str, buildah: Buildah, tmp_path: Path) -> N
         assert not list((root / "tmp").iterdir()), "the converted build left files in /tmp"
     finally:
         buildah("rm", container)
+
+
+# Both variants of the e2e fixture (fixtures/e2e: a rebar3 release on Debian bookworm's own
+# Erlang, base images made from Debian packages, tests/e2e/storage.py): the one for upstream
+# Kaniko copies the source in and drops the caches, the one for the fork binds and mounts
+# them; buildah builds each (the fork's mounts bridged for buildah 1.28 like the BuildKit
+# file's, tests/e2e/compat.py) and both releases must hold the same files.
+E2E = FIXTURES / "e2e"
+VARIANT = "ci/Dockerfile.cb"
+
+
+def test_both_variants_of_a_fixture_build_the_same_release(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project = load_project(E2E / "cigen.yaml")
+    cb = project.cloudbuild
+    texts = {name: rendered(replace(project, cloudbuild=replace(
+        cb, kaniko_features=executor.features)), "cloudbuild")[VARIANT]
+        for name, executor in EXECUTORS.items()}
+    assert texts["fork"] == (E2E / VARIANT).read_text()  # the default executor's, committed
+    assert "--mount" not in texts["upstream"]
+    assert "COPY . /app/src" in texts["upstream"]
+    assert "--mount=target=/app/src" in texts["fork"]
+    assert for_buildah(texts["fork"], "d") != texts["fork"]  # what the bridge is for
+    assert project.image.runner is not None
+    with storage.shared(project.image.base, project.image.runner) as tool:
+        workspace = builds.workspace(E2E, tmp_path_factory.mktemp("variants") / "greeter")
+        files = {}
+        for name, text in texts.items():
+            built = builds.kaniko(tool, project, workspace, f"localhost/cigen-e2e/greeter:{name}",
+                                  text)
+            with container(tool, built.image) as (_, root):
+                files[name] = release_files(root, project.name)
+    assert f"bin/{project.name}" in files["upstream"]
+    assert [path for path in files["upstream"] if path.startswith("erts-")]
+    assert sorted(files["upstream"]) == sorted(files["fork"])
+    differ = sorted(p for p in files["upstream"] if files["upstream"][p] != files["fork"][p])
+    assert not differ, {p: (files["upstream"][p], files["fork"][p]) for p in differ}

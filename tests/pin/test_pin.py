@@ -195,6 +195,17 @@ def test_check_lists_unpinned_references_without_asking_the_registry(
     assert "image.base: 127.0.0.1:9/x/erlang:26-alpine: not pinned" in capsys.readouterr().out
 
 
+def test_a_library_has_no_image_reference_to_pin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # image: false: no builder, runner or Kaniko image; the defaults would be on Docker Hub and
+    # GitHub, which tests cannot reach, so a lookup of one would fail the pin
+    text = 'version: 1\nname: textkit\nerlang:\n  otp: "26.2.5"\nimage: false\n'
+    config = write(tmp_path, text)
+    assert run_pin(config, Registry(quick_client())) == 0
+    assert config.read_text() == text
+
+
 def test_defaults_are_written_out_pinned(tmp_path: Path, registry_url: str) -> None:
     # Docker Hub and GCR served by the loopback registry: the references are normalized
     # (erlang -> library/erlang) exactly as they would be for the real hosts.

@@ -146,6 +146,37 @@ def test_a_move_that_would_break_the_descriptor_writes_nothing(
                                          "fail; unchanged, nothing written")
 
 
+def matrix_descriptor(h: str, matrix: str) -> str:
+    return debian_descriptor(h).replace(
+        "  rebar3: 3.22.0\n", f"  rebar3: 3.22.1\n  matrix: {matrix}   # checks\n")
+
+
+def test_matrix_releases_move_like_otp(
+    tmp_path: Path, web: FakeServer, erlang: str, registry_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write(tmp_path, matrix_descriptor(host(registry_url), '["27.3.4.2"]'))
+    assert run(config, web, erlang) == 0
+    assert '  matrix: ["27.3.4.13"]   # checks\n' in config.read_text()
+    out = capsys.readouterr().out
+    assert f"{config}:8:12: erlang.matrix[0]: 27.3.4.2 -> 27.3.4.13 (the newest patch of its " \
+           "line in the tags of the " in out
+    assert "setup-beam's ubuntu-24.04 builds" in out
+    assert run(config, web, erlang, check=True) == 0
+
+
+def test_a_matrix_release_that_otp_moves_onto_writes_nothing(
+    tmp_path: Path, web: FakeServer, erlang: str, registry_url: str,
+) -> None:
+    # erlang.otp 26.2.2 moves to 26.2.5, which the matrix already names.
+    config = write(tmp_path, matrix_descriptor(host(registry_url), '["26.2.5"]'))
+    before = config.read_bytes()
+    with pytest.raises(DescriptorError) as e:
+        run(config, web, erlang)
+    assert config.read_bytes() == before
+    assert 'erlang.matrix[0]: "26.2.5" is erlang.otp already' in str(e.value)
+
+
 def test_an_unreadable_version_list_writes_nothing(
     tmp_path: Path, erlang: str, registry_url: str,
 ) -> None:

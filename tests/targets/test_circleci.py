@@ -8,7 +8,7 @@ import pytest
 from cigen.errors import DescriptorError
 from cigen.yamlio import load_plain
 from tests import oracles
-from tests.conftest import FIXTURES, PROJECTS
+from tests.conftest import FIXTURES, IMAGE_PROJECTS, PROJECTS
 from tests.helpers import load_project, texts
 
 CONFIG = ".circleci/config.yml"
@@ -48,10 +48,12 @@ def _reference_errors(config: dict[str, Any]) -> list[str]:
             errors += [f"{wf_name}/{name}: requires unknown {r}"
                        for r in params.get("requires", []) if r not in names]
             errors += _name_errors(name, orbs, jobs, "job")
-            executor = params.get("executor")
-            if executor is not None:
-                ref = executor if isinstance(executor, str) else executor["name"]
-                errors += _name_errors(ref, orbs, executors, "executor")
+            # an executor of the job, or each one of its matrix (erlang.matrix)
+            matrix = params.get("matrix", {}).get("parameters", {}).get("executor", [])
+            for executor in [params.get("executor"), *matrix]:
+                if executor is not None:
+                    ref = executor if isinstance(executor, str) else executor["name"]
+                    errors += _name_errors(ref, orbs, executors, "executor")
     for name, job in config.get("jobs", {}).items():
         for step in job["steps"]:
             step_name = step if isinstance(step, str) else next(iter(step))
@@ -97,12 +99,12 @@ def test_config_references_only_declared_names(name: str) -> None:
     assert _reference_errors(config) == []
 
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", IMAGE_PROJECTS)
 def test_build_script_passes_shellcheck(name: str) -> None:
     oracles.shellcheck(FIXTURES / name / SCRIPT)
 
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", IMAGE_PROJECTS)
 def test_outputs_start_with_the_marker(name: str) -> None:
     config = (FIXTURES / name / CONFIG).read_text().splitlines()
     script = (FIXTURES / name / SCRIPT).read_text().splitlines()
@@ -118,11 +120,13 @@ def test_reference_check_catches_dangling_names() -> None:
         "jobs": {"img": {"steps": ["checkout", "gcp-gcr/gcr-auth"]}},
         "workflows": {"w": {"jobs": [
             {"rebar3/ct": {"requires": ["rebar3/compile"], "executor": "mine"}},
+            {"rebar3/xref": {"matrix": {"parameters": {"executor": ["theirs"]}}}},
             {"img": {"requires": ["rebar3/ct"]}},
         ]}},
     }
     assert sorted(_reference_errors(broken)) == [
         "executor mine: not defined",
+        "executor theirs: not defined",
         "step of img gcp-gcr/gcr-auth: orb not declared",
         "w/rebar3/ct: requires unknown rebar3/compile",
     ]

@@ -95,7 +95,8 @@ def _project(tmp_path: Path, extra: dict[str, Any]) -> Project:
 
 def _render(project: Project, root: Path) -> dict[str, str]:
     """The render `cigen validate` checks: this target, plus the BuildKit Dockerfile it may use."""
-    names = ("cloudbuild", "dockerfile") if project.image.generate else ("cloudbuild",)
+    names = ("cloudbuild", "dockerfile") if project.image.generate and not project.library \
+        else ("cloudbuild",)
     files = texts(project, *names)
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -118,15 +119,28 @@ def _check_all(project: Project, files: dict[str, str], root: Path) -> None:
     assert cloudbuild.lint(project, files) == []
     for text in texts(project, "cloudbuild").values():
         assert MARKER in text.splitlines()[0]
-    if project.cloudbuild.builder == "kaniko":
+    if project.cloudbuild.builder == "kaniko" and not project.library:
         oracles.hadolint(root / project.image.kaniko_dockerfile, ignore=HADOLINT_IGNORES)
-        _kaniko_ready(files[project.image.kaniko_dockerfile], _config(files, project))
+        _kaniko_ready(files[project.image.kaniko_dockerfile], _config(files, project), project)
 
 
-def _kaniko_ready(text: str, config: dict[str, Any]) -> None:
-    """No BuildKit-only syntax, and the ARGs before FROM are exactly the build-args passed."""
+def _kaniko_ready(text: str, config: dict[str, Any], project: Project) -> None:
+    """No BuildKit-only syntax but what the executor builds, and the ARGs before FROM are
+    exactly the build-args passed."""
+    from cigen.kaniko.executor import choose
+    from cigen.kaniko.mounts import parse_mount
+
+    executor = choose(project.cloudbuild.kaniko_image, project.cloudbuild.kaniko_features)
     commands = dockerfile.parse_string(text)
-    assert not any(c.heredocs or any(f.startswith("--mount") for f in c.flags) for c in commands)
+    mounts = [parse_mount(f.partition("=")[2]) for c in commands for f in c.flags
+              if f.startswith("--mount")]
+    kinds = {"cache"} if executor.cache_mounts else set()
+    kinds |= {"bind"} if executor.bind_mounts else set()
+    assert {m.type for m in mounts} <= kinds
+    assert not [m for m in mounts if m.from_ is not None]
+    # the generated Dockerfile's cache mounts stay for an executor that has them
+    assert bool(mounts) is executor.cache_mounts or not project.image.generate
+    assert not any(c.heredocs for c in commands)  # cigen's Dockerfile has none
     assert not text.startswith("# syntax")
     first = next(i for i, c in enumerate(commands) if c.cmd.upper() == "FROM")
     declared = {c.value[0].split("=")[0] for c in commands[:first] if c.cmd.upper() == "ARG"}
@@ -260,7 +274,10 @@ def test_user_dockerfile_variant(tmp_path: Path) -> None:
     variant = files[VARIANT]
     assert variant.splitlines()[0].startswith(f"# {MARKER}")
     assert "ARG BASE_IMAGE=erlang:26.2.5-alpine" in variant
-    assert "COPY . " in variant
+    # the default executor (the fork) binds the context: the relative target written resolved,
+    # as the executor would mount it under / (cigen/kaniko/keep.py)
+    assert "RUN --mount=type=cache,target=/root/.cache/rebar3 --mount=target=/src rebar3" in variant
+    assert "COPY . " not in variant
     args = _config(files, project)["steps"][0]["args"]
     assert args[:2] == ["--target=app", "--dockerfile=./ci/Dockerfile.cb"]
     assert ".git\n" in files[".gcloudignore"]  # keep_git: false

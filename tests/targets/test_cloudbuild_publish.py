@@ -156,9 +156,14 @@ def test_default_executor_is_the_maintained_fork(tmp_path: Path) -> None:
     upstream = _project(tmp_path / "up",
                         cloudbuild={"kaniko_image": "gcr.io/kaniko-project/executor:v1.24.0"})
     assert _configs(upstream)[0]["steps"][-1]["name"] == "gcr.io/kaniko-project/executor:v1.24.0"
-    # Both executors build the same variant (the converter targets what upstream can do).
-    assert texts(fork, "cloudbuild")["ci/Dockerfile.cb"] == \
-        texts(upstream, "cloudbuild")["ci/Dockerfile.cb"]
+    # The variant follows the executor (cigen/kaniko/executor.py): the fork's keeps the cache
+    # and context bind mounts, upstream's copies the source in and drops the caches.
+    fork_variant = texts(fork, "cloudbuild")["ci/Dockerfile.cb"]
+    upstream_variant = texts(upstream, "cloudbuild")["ci/Dockerfile.cb"]
+    assert "--mount=type=cache" in fork_variant
+    assert "COPY . " not in fork_variant
+    assert "--mount" not in upstream_variant
+    assert "COPY . /app/src" in upstream_variant
 
 
 # 3. .gcloudignore: what git ignores is not uploaded.

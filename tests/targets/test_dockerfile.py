@@ -15,7 +15,7 @@ from cigen.model import Project
 from cigen.targets import dockerfile as target
 from cigen.targets.base import banner
 from tests import oracles
-from tests.conftest import FIXTURES, PROJECTS
+from tests.conftest import FIXTURES, IMAGE_PROJECTS
 from tests.helpers import load_project, texts
 
 # hadolint rules the generated Dockerfile breaks on purpose, with the reason (README lists them).
@@ -53,7 +53,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "env": {"GREETING": 'say "hi" to $USER\\now', "EMPTY": "", "COOKIE": "secret-ish"},
     }},
 }
-CASES = [*PROJECTS, *VARIANTS]
+CASES = [*IMAGE_PROJECTS, *VARIANTS]
 
 
 def variant(name: str, otp: str = "26.2.5", profile: str = "prod", **image: Any) -> Project:
@@ -339,7 +339,7 @@ CONTEXT_DROPPED = ("_build/default/lib/x.beam", "_checkouts/dep/rebar.config", "
                    "apps/.DS_Store", ".vscode/settings.json", "erl_crash.dump")
 
 
-@pytest.mark.parametrize("case", PROJECTS)
+@pytest.mark.parametrize("case", IMAGE_PROJECTS)
 def test_dockerignore_with_a_real_builder(case: str, tmp_path: Path) -> None:
     """buildah applies the generated .dockerignore to `COPY . /ctx/`; the right files survive."""
     project = project_for(case)
@@ -357,6 +357,6 @@ def test_dockerignore_with_a_real_builder(case: str, tmp_path: Path) -> None:
     assert copied == {*CONTEXT_KEPT, ".dockerignore"} - git
 
 
-@pytest.mark.parametrize("case", ["debian-pinned", "alpine-pinned", *PROJECTS])
+@pytest.mark.parametrize("case", ["debian-pinned", "alpine-pinned", *IMAGE_PROJECTS])
 def test_valid_descriptors_have_no_dockerfile_problems(case: str) -> None:
     assert target.problems(project_for(case)) == []

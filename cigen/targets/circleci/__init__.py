@@ -26,14 +26,28 @@ def plan(project: Project) -> Plan:
     return planned(problems(project), lambda: (
         Output(CONFIG, banner(project) + yamlio.dump(config(project)), "circleci",
                schema="circle-ci", origin=("targets",)),
-        Output(buildscript.PATH, buildscript.render(project), "circleci", executable=True,
-               origin=("targets",)),
+        *(() if project.library else (  # a library builds no image
+            Output(buildscript.PATH, buildscript.render(project), "circleci", executable=True,
+                   origin=("targets",)),)),
     ))
 
 
 def problems(project: Project) -> list[Problem]:
     return [*environment.problems(project), *circleci_services.problems(project),
-            *checks.problems(project.erlang.checks)]
+            *checks.problems(project.erlang.checks), *_directory_problems(project)]
+
+
+def _directory_problems(project: Project) -> list[Problem]:
+    # The orb's jobs check out into the job's working directory and run rebar3 there, and its
+    # caches and crash dump are at ~/project (tsloughter/rebar3_orb src/orb.yml at 0.8.1:
+    # `checkout`, with_deps_cache's ~/project/_build/default/lib, on_fail_store_crashdump's
+    # ~/project/rebar3.crashdump); no job takes a working directory, and an executor's would
+    # receive the checkout itself, so the project's folder would be one level deeper.
+    if project.directory == ".":
+        return []
+    return [Problem(("directory",), f"{project.directory}: the rebar3 orb's CircleCI jobs run "
+                    "rebar3 at the repository's root only; remove circleci from targets "
+                    "(docs/targets.md, \"A project in a subfolder\")")]
 
 
 def config(project: Project) -> dict[str, Any]:
@@ -41,8 +55,14 @@ def config(project: Project) -> dict[str, Any]:
     executors = circleci_checks.executors(project)
     if executors:
         data["executors"] = executors
-    data["jobs"] = {**circleci_checks.own_jobs(project), IMAGE_JOB: _image_job(project)}
-    jobs = [*circleci_checks.workflow_jobs(project), {IMAGE_JOB: _image_job_params(project)}]
+    own = circleci_checks.own_jobs(project)
+    jobs = circleci_checks.workflow_jobs(project)
+    if not project.library:  # a library's workflow is the checks
+        own[IMAGE_JOB] = _image_job(project)
+        jobs.append({IMAGE_JOB: _image_job_params(project)})
+    if own:  # a 2.1 config whose workflow runs only orb jobs needs no `jobs` (its schema
+        # requires only `version`: check-jsonschema's vendored circle-ci.json)
+        data["jobs"] = own
     data["workflows"] = {project.circleci.workflow: {"jobs": jobs}}
     escaped: dict[str, Any] = _literal(data)
     return escaped
@@ -51,7 +71,10 @@ def config(project: Project) -> dict[str, Any]:
 def _literal(node: Any) -> Any:
     """`node` with every `<<` in a value written `\\<<`: a 2.1 config expands `<< ... >>`
     (parameters, pipeline values) in any string and fails on an unclosed `<<`, so a heredoc in
-    a setup command or an env value would break it. cigen's own config uses no `<<`."""
+    a setup command or an env value would break it. cigen's own config uses no `<<` but its
+    Expansions."""
+    if isinstance(node, circleci_checks.Expansion):
+        return str(node)
     if isinstance(node, str):
         return node.replace("<<", "\\<<")
     if isinstance(node, dict):
@@ -70,9 +93,12 @@ def _orbs(project: Project) -> dict[str, str]:
 def _image_job(project: Project) -> dict[str, Any]:
     # A machine executor has Docker and buildx preinstalled; the docker-container builder is
     # what can push a build with its cache inlined.
-    target, registry = shlex.quote(project.image.target), shlex.quote(project.registry)
+    # No -t for a user's last stage without a name: the script's default is then "", and buildx
+    # sends no target for an empty --target (docker/buildx build/build.go, toSolveOpt), so
+    # BuildKit builds the last stage.
+    target = f" -t {shlex.quote(project.image.target)}" if project.image.target else ""
     build = circleci_private.build_prefix(project) \
-        + f"{buildscript.PATH} -p -t {target} -r {registry}"
+        + f"{buildscript.PATH} -p{target} -r {shlex.quote(project.registry)}"
     steps = [
         "checkout",
         *circleci_private.image_steps(project),

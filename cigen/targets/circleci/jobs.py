@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from cigen.model import Project
+from cigen.model import Project, Release
 from cigen.targets import checks, environment
 from cigen.targets.circleci import private as circleci_private
 from cigen.targets.circleci import services as circleci_services
+from cigen.targets.releases import for_release, slug
 
 ORB = "rebar3"
 # The orb's own executor defaults to the legacy circleci/erlang:22.0.3 image, so every check job
@@ -17,6 +18,20 @@ OWN_EXECUTOR = "erlang"
 IMAGE = "erlang"
 
 Executor = str | dict[str, Any]
+
+
+class Expansion(str):
+    """A `<< ... >>` of cigen's own (a job parameter), which the config writes unescaped."""
+
+
+# erlang.matrix: every check job is a matrix job over one executor per release, named
+# <executor>-<release, dots as dashes> (executor names allow no dots: CircleCI's config schema,
+# executors propertyNames). Matrix parameters must be job parameters, and the orb's jobs take
+# only `executor` (tsloughter/rebar3_orb src/orb.yml at 0.8.1, `setup`); the merged coverage
+# job takes it too. A matrix's alias defaults to the name of the job invoked, and `requires` of
+# the alias waits for every job of the matrix (circleci.com/docs/configuration-reference,
+# workflows.jobs.matrix, "Dependencies and matrix jobs"), so `requires: [rebar3/compile]` and
+# the image job's requires stay as they are.
 
 
 def job_name(check: str) -> str:
@@ -37,13 +52,33 @@ def workflow_jobs(project: Project) -> list[dict[str, Any]]:
         if len(group) == 1:
             jobs.append(_job(project, group[0], "compile"))
         else:
-            jobs.append({job: _filtered(project, {"requires": [job_name("compile")]})})
+            params = {**_matrix(project, group), "requires": [job_name("compile")]}
+            jobs.append({job: _filtered(project, params)})
     return jobs
+
+
+def _executor_param(project: Project, check: str) -> dict[str, Any]:
+    return _matrix(project, (check,)) or {"executor": check_executor(project, check)}
+
+
+def _matrix(project: Project, group: tuple[str, ...]) -> dict[str, Any]:
+    """The job's matrix of one executor per release (none without erlang.matrix)."""
+    if not project.erlang.matrix:
+        return {}
+    names = [release_executor(project, _serviced(project, group), r)
+             for r in project.erlang.releases]
+    return {"matrix": {"parameters": {"executor": names}}}
+
+
+def release_executor(project: Project, check: str, release: Release) -> str:
+    """The executor of `check` on `release`, in a matrix."""
+    own = check_executor(for_release(project, release), check)
+    return f"{own if isinstance(own, str) else OWN_EXECUTOR}-{slug(release.otp)}"
 
 
 def _job(project: Project, check: str, after: str | None) -> dict[str, Any]:
     # A fresh executor value per job: a shared one would be dumped as a YAML anchor and aliases.
-    params: dict[str, Any] = {"executor": check_executor(project, check)}
+    params: dict[str, Any] = _executor_param(project, check)
     pre_steps = [*circleci_private.check_steps(project),
                  *circleci_services.pre_steps(project, check)]
     if pre_steps:
@@ -84,8 +119,13 @@ def own_jobs(project: Project) -> dict[str, Any]:
             for job, group in checks.groups(project.erlang.checks).items() if len(group) > 1}
 
 
+def _serviced(project: Project, group: tuple[str, ...]) -> str:
+    """The check whose executor a job of `group` runs on: one with the services, if any."""
+    return next((c for c in group if environment.for_check(project, c)), group[0])
+
+
 def _coverage_job(project: Project, job: str, group: tuple[str, ...]) -> dict[str, Any]:
-    serviced = next((c for c in group if environment.for_check(project, c)), group[0])
+    serviced = _serviced(project, group)
     steps: list[Any] = [*circleci_private.check_steps(project), "checkout"]
     for check in group:  # each check's service wait and setup commands, once each
         steps += [s for s in circleci_services.pre_steps(project, check) if s not in steps]
@@ -99,6 +139,9 @@ def _coverage_job(project: Project, job: str, group: tuple[str, ...]) -> dict[st
                                        "destination": "common_test"}}]
     steps.append({"store_artifacts": {"path": "~/project/_build/test/cover",
                                       "destination": "cover"}})
+    if project.erlang.matrix:  # the executor comes from the workflow's matrix
+        return {"parameters": {"executor": {"type": "executor"}},
+                "executor": Expansion("<< parameters.executor >>"), "steps": steps}
     return {"executor": check_executor(project, serviced), "steps": steps}
 
 
@@ -116,9 +159,17 @@ def check_executor(project: Project, check: str = "compile") -> Executor:
 
 
 def executors(project: Project) -> dict[str, Any]:
-    """Config-level executors: ours, when the orb's cannot carry what the checks need."""
+    """Config-level executors: ours, when the orb's cannot carry what the checks need; with
+    erlang.matrix, ours for every release."""
+    if project.erlang.matrix:
+        return {f"{name}-{slug(r.otp)}": executor for r in project.erlang.releases
+                for name, executor in _executors(for_release(project, r), True).items()}
+    return _executors(project, needs_own_executor(project))
+
+
+def _executors(project: Project, own: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if needs_own_executor(project):
+    if own:
         out[OWN_EXECUTOR] = {"docker": _containers(project), "environment": _environment(project)}
     if environment.used(project):
         docker = [*_containers(project), *circleci_services.containers(project)]

@@ -27,12 +27,15 @@ _INCLUDE_GITIGNORE = "#!include:.gitignore"
 def plan(project: Project) -> Plan:
     from cigen.errors import ConversionError
 
-    if project.private and project.cloudbuild.builder == "kaniko":
+    if project.private and project.cloudbuild.builder == "kaniko" and not project.library:
         return Plan(problems=(Problem(("private",), private.KANIKO),))
     try:
         variant = kaniko_variant(project)
     except ConversionError as e:
-        return Plan(problems=tuple(Problem(("image", "dockerfile"), line) for line in e.problems))
+        if not project.image.generate:
+            return Plan(problems=tuple(Problem(("image", "dockerfile"), p) for p in e.problems))
+        from cigen.targets.dockerfile import conversion_problems  # the descriptor's lines at
+        return Plan(problems=conversion_problems(project, e.problems))  # their insertion point
     base_args = variant.base_args if variant else ()
     steps = build.steps(project, base_args)
     return planned(descriptor_problems(project, base_args, steps), lambda: (
@@ -60,10 +63,12 @@ def _release_outputs(project: Project, base_args: build.BaseArgs) -> tuple[Outpu
 
 
 def kaniko_variant(project: Project) -> Conversion | None:
-    """The Kaniko Dockerfile converted from the BuildKit one; None with builder buildx."""
+    """The Kaniko Dockerfile converted from the BuildKit one, for the executor that runs it
+    (cloudbuild.kaniko_image, or kaniko_features); None with builder buildx, or no image."""
     from cigen.kaniko import convert
+    from cigen.kaniko.executor import choose
 
-    if project.cloudbuild.builder != "kaniko":
+    if project.cloudbuild.builder != "kaniko" or project.library:
         return None
     image = project.image
     if image.generate:
@@ -72,7 +77,10 @@ def kaniko_variant(project: Project) -> Conversion | None:
         source = dockerfile_text(project)
     else:
         source = project.user_dockerfile or ""
-    return convert(source, image.dockerfile, published_stage=image.target)
+    cb = project.cloudbuild
+    # target "": a user's last stage without a name, the one Kaniko builds by default
+    return convert(source, image.dockerfile, published_stage=image.target or None,
+                   executor=choose(cb.kaniko_image, cb.kaniko_features))
 
 
 def _with_marker(project: Project, text: str) -> str:
@@ -129,7 +137,9 @@ def gcloudignore(project: Project) -> str:
         ("this file, rebar3 build output and local state", (GCLOUDIGNORE, *_LOCAL)),
         ("other CI services' files", _CI),
     ]
-    if project.image.keep_git:
+    if project.library:
+        pass  # no image: .git is uploaded, as git leaves it, for the checks
+    elif project.image.keep_git:
         why = "the release version comes from git (image.keep_git)"
         sections.append((f".git is uploaded: {why}", ()))
     else:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from cigen.core import KeyPath, Problem
 from cigen.model import Project, is_gcp_host
 from cigen.targets import environment
-from cigen.targets.cloudbuild import auth, private
+from cigen.targets.cloudbuild import auth, private, timeouts
 from cigen.targets.cloudbuild import services as cloudbuild_services
 from cigen.targets.cloudbuild import steps as build
 from cigen.targets.cloudbuild import substitutions as subst
@@ -18,12 +18,14 @@ _CB = "cloudbuild"
 def descriptor_problems(project: Project, base_args: build.BaseArgs,
                         steps: list[build.Step]) -> list[Problem]:
     """What Cloud Build or the registry would reject, located at the descriptor key at fault."""
-    checks = (_images, _destinations, _durations, _secrets, _registry_auth, _private, _paths)
+    checks = (_images, _kaniko_features, _destinations, _durations, _secrets, _registry_auth,
+              _private, _paths)
     found = [p for check in checks for p in check(project)]
     found += environment.problems(project) + cloudbuild_services.problems(project)
     found += _base_arg_keys(base_args)
     found += _references(project, base_args)
     found += _unused(project, steps)
+    found += timeouts.problems(project, steps)
     return found
 
 
@@ -39,8 +41,26 @@ def _images(project: Project) -> Iterator[Problem]:
             yield Problem((_CB, "docker_image"), f"{problem} (it runs erlang.services)")
 
 
+def _kaniko_features(project: Project) -> Iterator[Problem]:
+    cb = project.cloudbuild
+    if cb.kaniko_features is None:
+        return
+    if cb.builder != "kaniko":
+        yield Problem((_CB, "kaniko_features"), f"is set but builder is {cb.builder}; only "
+                      "the Kaniko variant reads it")
+        return
+    from cigen.kaniko.executor import from_image, parse_features
+
+    named = from_image(cb.kaniko_image)
+    if named is not None and not named.covers(parse_features(cb.kaniko_features)):
+        yield Problem((_CB, "kaniko_features"), f"claims more than {cb.kaniko_image} builds "
+                      f"({named.name}); write {named.features}, or remove the key")
+
+
 def _destinations(project: Project) -> Iterator[Problem]:
     cb = project.cloudbuild
+    if project.library:
+        return  # nothing is pushed
     problem = subst.reference_problem(cb.destination, pushed=True)
     if problem:
         yield Problem((_CB, "destination"), problem)

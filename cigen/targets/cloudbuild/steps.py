@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Sequence
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
-from cigen.model import Project
+from cigen.model import Project, Release
 from cigen.targets import environment
-from cigen.targets.cloudbuild import auth, private, release
+from cigen.targets.cloudbuild import auth, private, release, timeouts
 from cigen.targets.cloudbuild import services as svc
 from cigen.targets.cloudbuild import substitutions as subst
+from cigen.targets.releases import for_release
 
 Step = dict[str, Any]
 BaseArgs = Sequence[tuple[str, str]]
@@ -58,6 +62,8 @@ def release_steps(project: Project, base_args: BaseArgs) -> list[Step]:
 
 def _steps(project: Project, base_args: BaseArgs, *, releasing: bool) -> list[Step]:
     cb = project.cloudbuild
+    if project.library:  # no image: the checks are the whole build
+        return check_steps(project)
     kaniko = cb.builder == "kaniko"
     if kaniko:
         image = kaniko_step(project, base_args, releasing)
@@ -92,7 +98,11 @@ def _setup(project: Project, releasing: bool) -> list[tuple[str, Step]]:
 
 def kaniko_step(project: Project, base_args: BaseArgs, releasing: bool = False) -> Step:
     cb = project.cloudbuild
-    args = [f"--target={project.image.target}", f"--dockerfile=./{project.image.kaniko_dockerfile}"]
+    args = [*_target(project), f"--dockerfile=./{project.image.kaniko_dockerfile}"]
+    if project.directory != ".":  # Kaniko's context is /workspace/ whatever the step's dir is
+        # (GoogleContainerTools/kaniko cmd/executor/cmd/root.go: --context, default
+        # /workspace/; --dockerfile is found from the working directory first)
+        args.append(f"--context=dir:///workspace/{project.directory}")
     args += [f"--build-arg={name}=${arg_key(name)}" for name, _ in base_args]
     args += [f"--destination={ref}" for ref in destinations(project)]
     if cb.cache and not releasing:  # a release reads no cache a branch build wrote
@@ -100,6 +110,13 @@ def kaniko_step(project: Project, base_args: BaseArgs, releasing: bool = False) 
         if cb.cache_repo:
             args.append(f"--cache-repo={cb.cache_repo}")
     return auth.with_config(project, {"name": cb.kaniko_image, "args": args})
+
+
+def _target(project: Project) -> list[str]:
+    # None for a user's last stage without a name: both build the last stage when given no
+    # target (GoogleContainerTools/kaniko pkg/dockerfile/dockerfile.go, targetStage;
+    # https://docs.docker.com/build/building/multi-stage/, "Stop at a specific build stage").
+    return [f"--target={project.image.target}"] if project.image.target else []
 
 
 def _buildx_setup(project: Project) -> list[Step]:
@@ -113,7 +130,7 @@ def _buildx_setup(project: Project) -> list[Step]:
 def buildx_step(project: Project, releasing: bool = False) -> Step:
     cb = project.cloudbuild
     args = ["buildx", "build", f"--file=./{project.image.dockerfile}",
-            f"--target={project.image.target}"]
+            *_target(project)]
     args += [f"--tag={ref}" for ref in destinations(project)]
     if cb.cache and not releasing:  # a release reads no cache a branch build wrote
         ref = f"{cb.cache_repo or subst.split_ref(cb.destination)[0]}:buildcache"
@@ -125,9 +142,11 @@ def buildx_step(project: Project, releasing: bool = False) -> Step:
     if releasing:
         version_lines, version_flags, env = release.buildx_version(repository(project))
         lines, flags = [*version_lines, *lines], [*version_flags, *flags]
-    step: Step = {"name": cb.docker_image, "args": [*args, "--push", "."]}
+    context = project.directory  # the rebar3 project's folder, from /workspace
+    step: Step = {"name": cb.docker_image, "args": [*args, "--push", context]}
     if lines:  # a computed tag or a key file: the build runs in bash
-        words = ["docker buildx build", *map(shlex.quote, args[2:]), *flags, "--push ."]
+        words = ["docker buildx build", *map(shlex.quote, args[2:]), *flags,
+                 f"--push {shlex.quote(context)}"]
         script = "\n".join(["set -eu", *lines, " \\\n  ".join(words)])
         step = {"name": cb.docker_image, "entrypoint": "bash", "args": ["-c", script]}
     if env:
@@ -142,16 +161,31 @@ def _ordered(checks: Sequence[str]) -> list[str]:
 
 
 def _image_waits(project: Project, setup: list[str]) -> list[str]:
-    waits = [check for check in _ordered(project.erlang.checks) if check in project.publish.after]
+    after = [check for check in _ordered(project.erlang.checks) if check in project.publish.after]
+    waits = [*after, *(c + _suffix(r) for r in project.erlang.matrix for c in after)]
     return [*waits, *setup] or ["-"]
 
 
 def check_steps(project: Project) -> list[Step]:
     """compile and the services, then each check after its setup steps, wired with waitFor;
-    the services stop after the last check that uses them."""
-    checks = _ordered(project.erlang.checks)
+    then the same for each erlang.matrix release (`_matrix_steps`); the services stop after
+    the last check that uses them."""
     out = [_rebar3(project, COMPILE_STEP, ["compile"], None), *svc.start_steps(project)]
-    previous_test = COMPILE_STEP
+    steps, previous_test = _release_checks(project, COMPILE_STEP)
+    out += steps
+    for matrix_release in project.erlang.matrix:
+        steps, previous_test = _matrix_steps(project, matrix_release, previous_test)
+        out += steps
+    if environment.used(project):
+        out.append(svc.stop_step(project, previous_test))
+    return out
+
+
+def _release_checks(project: Project, previous_test: str) -> tuple[list[Step], str]:
+    """Each check after its setup steps, and the last test step (eunit, ct): each test step
+    waits for the one before it, the first for `previous_test`."""
+    checks = _ordered(project.erlang.checks)
+    out: list[Step] = []
     for check in checks:
         after = _check_waits(check, checks, previous_test)
         if environment.for_check(project, check):
@@ -159,12 +193,46 @@ def check_steps(project: Project) -> list[Step]:
         setup = _setup_steps(project, check, after)
         if setup:
             after = [setup[-1]["id"]]
-        out += [*setup, _rebar3(project, check, _check_args(check, checks), after)]
+        run = _rebar3(project, check, _check_args(check, checks), after)
+        out += [*setup, {**run, **timeouts.step_timeout(project, check)}]
         if check in _TEST_PROFILE:
             previous_test = check
-    if environment.used(project):
-        out.append(svc.stop_step(project, previous_test))
-    return out
+    return out, previous_test
+
+
+# erlang.matrix: a further release's compile and checks run in erlang:<release> beside the other
+# releases' steps, in the same /workspace, so each has a _build and a rebar3 cache of its own:
+# REBAR_BASE_DIR and REBAR_CACHE_DIR (erlang/rebar3 apps/rebar/src/rebar3.erl, init_config and
+# run_aux; rebar_dir.erl, global_cache_dir), inside _build, which .dockerignore keeps out of the
+# image. The services are shared: with them, a release's tests wait for the previous release's.
+_FIRST_TEST = "\0first-test"  # what a release's first test step waits for, until known
+
+
+def _suffix(matrix_release: Release) -> str:
+    return f"-otp-{matrix_release.otp}"
+
+
+def _matrix_steps(project: Project, matrix_release: Release, previous_test: str
+                  ) -> tuple[list[Step], str]:
+    """The steps of a matrix release, ids suffixed with it, and its last test step."""
+    suffix = _suffix(matrix_release)  # in the project's folder (`directory`): where _build is
+    base = posixpath.normpath(f"/workspace/{project.directory}/_build/otp-{matrix_release.otp}")
+    sub = for_release(project, matrix_release)
+    env = {**sub.erlang.env, "REBAR_BASE_DIR": base, "REBAR_CACHE_DIR": f"{base}/.cache"}
+    sub = replace(sub, erlang=replace(sub.erlang, env=MappingProxyType(env)))
+    steps, last = _release_checks(sub, _FIRST_TEST)
+    steps = [_rebar3(sub, COMPILE_STEP, ["compile"], ["-"]), *steps]
+    ids = {step["id"] for step in steps}
+    first = [COMPILE_STEP + suffix, *([previous_test] if environment.used(project) else [])]
+
+    def ref(step_id: str) -> list[str]:
+        return first if step_id == _FIRST_TEST else [step_id + suffix if step_id in ids
+                                                       else step_id]
+
+    out = [{**step, "id": step["id"] + suffix,
+            **({"waitFor": [r for w in step["waitFor"] for r in ref(w)]}
+               if "waitFor" in step else {})} for step in steps]
+    return out, previous_test if last == _FIRST_TEST else last + suffix
 
 
 def _check_waits(check: str, checks: Sequence[str], previous_test: str) -> list[str]:
@@ -210,6 +278,8 @@ def _in_builder(project: Project, step_id: str, entrypoint: str, args: list[str]
         entrypoint, args = "bash", ["-c", script, "cigen", entrypoint, *args]
     step: Step = {"id": step_id, "name": checks_image(project), "entrypoint": entrypoint,
                   "args": args}
+    if project.directory != ".":  # relative to /workspace (googleapis cloudbuild.proto,
+        step["dir"] = project.directory  # BuildStep.dir: the step's working directory)
     values = {**environment.literal(project.erlang.env), **svc.host_env(project, check)}
     env = [f"{key}={subst.escape(value)}" for key, value in values.items()]
     if env:

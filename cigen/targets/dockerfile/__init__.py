@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from cigen.core import Output, Plan, Problem
 from cigen.model import Project
 from cigen.targets import environment, fit
 from cigen.targets.base import banner, per_project, planned
 from cigen.targets.dockerfile import ignore as dockerfile_ignore
-from cigen.targets.dockerfile import private
+from cigen.targets.dockerfile import insertions, private
 from cigen.targets.dockerfile.system import USER_ID, Run, add_user, install, release_tools
 
 # The latest stable 1.x frontend: Docker guarantees backward compatibility within the major
@@ -36,16 +36,26 @@ def plan(project: Project) -> Plan:
     return planned(problems(project), lambda: (
         Output(project.image.dockerfile, dockerfile_text(project), "dockerfile",
                origin=("image", "dockerfile")),
-        Output(dockerfile_ignore.PATH, dockerfile_ignore.text(project), "dockerfile",
-               origin=("image", "generate")),
+        Output(project.in_directory(dockerfile_ignore.PATH), dockerfile_ignore.text(project),
+               "dockerfile", origin=("image", "generate")),
     ))
 
 
 @per_project  # the cloudbuild target converts this text into its Kaniko variant
 def dockerfile_text(project: Project) -> str:
     """The BuildKit Dockerfile: stages builder, prod_compiled, releaser and runner."""
-    stages = (_builder(project), _prod_compiled(project), _releaser(project), _runner(project))
-    return SYNTAX + banner(project) + "\n".join("".join(stage) for stage in stages)
+    return SYNTAX + banner(project) + "\n".join("".join(stage) for stage in _stages(project))
+
+
+def conversion_problems(project: Project, messages: Iterable[str]) -> tuple[Problem, ...]:
+    """The Kaniko conversion's problems with this Dockerfile: those in the descriptor's own
+    instructions at their insertion point, the rest at image.dockerfile."""
+    lines = insertions.spans(SYNTAX + banner(project), _stages(project))
+    return tuple(insertions.located(project, lines, message) for message in messages)
+
+
+def _stages(project: Project) -> tuple[list[str], ...]:
+    return (_builder(project), _prod_compiled(project), _releaser(project), _runner(project))
 
 
 def problems(project: Project) -> list[Problem]:
@@ -66,6 +76,7 @@ def _builder(project: Project) -> list[str]:
     ssh = private.ssh_setup(project)
     if ssh:
         lines.append(_run(ssh))
+    lines += insertions.at(project, "builder")
     # Dependencies get their own layer: it is rebuilt only when rebar.config or rebar.lock change.
     # COPY fails on a missing file. `rebar3 compile` writes a missing rebar.lock, even with no
     # dependencies (compile runs the lock provider: rebar_prv_compile, rebar_prv_lock and
@@ -74,7 +85,7 @@ def _builder(project: Project) -> list[str]:
     lines.append("COPY rebar.config rebar.lock ./\n" if project.rebar_lock
                  else "COPY rebar.config ./\n")
     lines.append(_run(Run((REBAR_CACHE, *private.mounts(project)), "rebar3 compile")))
-    return lines
+    return lines + insertions.at(project, "builder_end")
 
 
 def _prod_compiled(project: Project) -> list[str]:
@@ -97,7 +108,10 @@ def _releaser(project: Project) -> list[str]:
         link = not image.build_packages and not private.packages(project)
         lines.append(_run(install(image.os, tools, link_apk_cache=link)))
     lines.append(f"RUN mkdir -p {RELEASE_DIR}\n")
-    release = f"rebar3 as {profile} tar && tar -zxvf {tarball} -C {RELEASE_DIR}"
+    # relx builds the one release it is given, and refuses to pick among several names
+    # (cigen/descriptor/rebar_config.py): only then is the release named.
+    relname = f" --relname {name}" if len(project.release_names) > 1 else ""
+    release = f"rebar3 as {profile} tar{relname} && tar -zxvf {tarball} -C {RELEASE_DIR}"
     lines.append(_run(Run((CONTEXT, REBAR_CACHE, *private.mounts(project)), release)))
     return lines
 
@@ -111,6 +125,7 @@ def _runner(project: Project) -> list[str]:
     # (RELX_OUT_FILE_PATH), so a read-only root filesystem works too.
     lines += [
         _run(add_user(image.os)),
+        *insertions.at(project, "runner"),  # as root, with the user made: it may own a folder
         f"COPY --from=releaser {RELEASE_DIR} .\n",
         f"USER {USER_ID}:{USER_ID}\n",
     ]
@@ -118,7 +133,7 @@ def _runner(project: Project) -> list[str]:
         lines.append(f"EXPOSE {' '.join(map(str, image.ports))}\n")
     lines.append(f"ENTRYPOINT {json.dumps([f'/opt/{name}/bin/{name}'])}\n")
     lines.append(f"CMD {json.dumps(['foreground'])}\n")
-    return lines
+    return lines + insertions.at(project, "runner_end")
 
 
 def _run(run: Run) -> str:

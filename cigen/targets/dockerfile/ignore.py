@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import posixpath
+
 from cigen.model import Project
 from cigen.targets.base import banner
 
-PATH = ".dockerignore"  # at the context root, which is the descriptor's folder
+PATH = ".dockerignore"  # at the context root: the rebar3 project's folder (directory)
 
 _BUILD = ("_build", "_checkouts", ".rebar3", "erl_crash.dump", "rebar3.crashdump")
 _EDITOR = ("**/*.swp", "**/.DS_Store", ".idea", ".vscode")
@@ -41,8 +43,17 @@ def _ci_files(project: Project) -> tuple[str, ...]:
         project.github.workflow_file,
         project.source,
     )
-    outside = (f for f in files if not f.startswith(tuple(f"{d}/" for d in _CI_DIRS)))
+    # From the context root; a file outside the context (directory) is not in it anyway.
+    inside = (rel for f in files if (rel := _in_context(project, f)) is not None)
+    outside = (f for f in inside if not f.startswith(tuple(f"{d}/" for d in _CI_DIRS)))
     return (*_CI_DIRS, *dict.fromkeys(outside))
+
+
+def _in_context(project: Project, path: str) -> str | None:
+    if project.directory == ".":
+        return path
+    rel = posixpath.relpath(posixpath.normpath(path), project.directory)
+    return None if rel == ".." or rel.startswith("../") else rel
 
 
 def _git(project: Project) -> tuple[str, tuple[str, ...]]:

@@ -7,11 +7,13 @@ from cigen.model import Project, is_gcp_host
 from cigen.targets import checks as rebar3_checks
 from cigen.targets import environment
 from cigen.targets.base import banner, planned
+from cigen.targets.github import matrix as github_matrix
 from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import PULL_REQUEST, fenced
-from cigen.targets.github.image import IMAGE_JOB, PERMISSION_REASONS, image_job
+from cigen.targets.github.image import PERMISSION_REASONS
 from cigen.targets.github.jobs import LOOKUP_ONLY, check_jobs, job_ids
 from cigen.targets.github.pins import Note, annotate, comments, uses_notes
+from cigen.targets.github.publish import image_jobs
 from cigen.yamlio import dump
 
 WORKFLOW_DIR = ".github/workflows/"
@@ -31,19 +33,24 @@ def render(project: Project) -> str:
 
 def workflow(project: Project) -> dict[str, Any]:
     """The workflow as plain data (comments are added to its text by `render`)."""
-    jobs = check_jobs(project)
+    jobs = (github_matrix.check_jobs if project.erlang.matrix else check_jobs)(project)
     ids = job_ids(project.erlang.checks)
     needs = list(dict.fromkeys(ids[check] for check in project.publish.after))
     return {
         "name": "CI",
         "on": triggers(project),
         "permissions": {},  # each job grants itself only what it needs
+        # A project in a subfolder (directory): every run step runs there (GitHub docs, workflow
+        # syntax, defaults.run.working-directory); actions take their paths from the workspace.
+        **({"defaults": {"run": {"working-directory": project.directory}}}
+           if project.directory != "." else {}),
         "concurrency": {
             "group": "${{ github.workflow }}-${{ github.ref }}",
             # Superseded pull request runs stop; a run that may publish always finishes.
             "cancel-in-progress": fenced(PULL_REQUEST),
         },
-        "jobs": {**jobs, IMAGE_JOB: image_job(project, needs)},
+        # a library (image: false) has the check jobs only
+        "jobs": {**jobs, **({} if project.library else image_jobs(project, needs))},
     }
 
 

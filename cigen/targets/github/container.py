@@ -20,6 +20,7 @@ from cigen.targets.github import private as github_private
 Step = dict[str, Any]
 
 BIN = "$HOME/.local/cigen/bin"
+IMAGE_VAR = "ERLANG_IMAGE"  # the image's variable: the step's, or a matrix job's (matrix_steps)
 # The rebar3 escript setup-beam would install: the asset of rebar3's GitHub release.
 _DOWNLOAD = "https://github.com/erlang/rebar3/releases/download/$REBAR3_VERSION/rebar3"
 
@@ -39,6 +40,17 @@ def steps(project: Project, env_names: list[str]) -> list[Step]:
         "name": f"Run rebar3 {project.erlang.rebar3} in {image(project)}",
         "env": {"ERLANG_IMAGE": image(project), "REBAR3_VERSION": project.erlang.rebar3},
         "run": _install(image(project), env_names, github_private.docker_flags(project)),
+    }]
+
+
+def matrix_steps(project: Project, env_names: list[str], otp: str, rebar3: str) -> list[Step]:
+    """The same in a strategy.matrix job (github/matrix.py), where `otp` and `rebar3` are
+    expressions: the wrapper runs the image the job's ERLANG_IMAGE names when it runs, as
+    matrix values stay out of `run:` text."""
+    return [{
+        "name": f"Run rebar3 {rebar3} in erlang:{otp}",
+        "env": {"REBAR3_VERSION": rebar3},
+        "run": _install(f'"${IMAGE_VAR}"', env_names, github_private.docker_flags(project)),
     }]
 
 

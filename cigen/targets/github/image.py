@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Literal
+
 from cigen.model import Project
 from cigen.targets.github import private as github_private
 from cigen.targets.github.expr import BRANCH_BUILD, TAG_BUILD, fenced, publishing, unless_tag
@@ -19,6 +22,10 @@ PUBLISHES = f"env.{PUBLISH_VAR} == 'true'"
 # tags the image with the group: the tag with one leading v dropped (v1.4.2 -> 1.4.2,
 # release-7 -> release-7). docker/metadata-action v6.2.0, src/meta.ts (procMatch).
 VERSION_PATTERN = "^v?(.*)$"
+# Which runs of an image job push. "publishing": the one image job, which pushes on the runs that
+# PUBLISH names and only builds on the others; with github.environment (publish.py) "always": the
+# publish job, which runs only on those, and "never": the build of every other run beside it.
+Pushes = Literal["publishing", "always", "never"]
 
 
 # Said on the permission's line, where a reviewer (and zizmor's pedantic persona) looks.
@@ -37,32 +44,40 @@ def permissions(project: Project) -> dict[str, str]:
     return granted
 
 
-def image_job(project: Project, needs: list[str]) -> Job:
+def image_job(project: Project, needs: list[str], pushes: Pushes = "publishing",
+              head: Mapping[str, Any] | None = None) -> Job:
+    """The job that builds the image; `head` (a split job's name, `if` and environment) goes
+    after its needs."""
     pinned = project.github.pin_actions
-    return {
+    job: Job = {
         "name": "Container image",
         # publish.after: [] waits for nothing; the workflow schema refuses an empty needs list
-        **({"needs": needs} if needs else {}),
+        **({"needs": list(needs)} if needs else {}),  # a copy: no YAML alias between jobs
+        **(head or {}),
         "runs-on": project.github.runs_on,
         "timeout-minutes": IMAGE_TIMEOUT,
-        "permissions": permissions(project),
-        # One definition of "this run publishes", read by the login, push and cache-to.
-        "env": {PUBLISH_VAR: fenced(publishing(project))},
-        "steps": [
-            checkout_step(pinned),
-            {"name": "Set up Docker Buildx", "uses": uses("docker/setup-buildx-action", pinned)},
-            *login_steps(project),
-            *github_private.image_steps(project),
-            _metadata_step(project),
-            _build_step(project),
-        ],
+        "permissions": permissions(project) if pushes != "never" else {"contents": "read"},
     }
+    if pushes == "publishing":
+        # One definition of "this run publishes", read by the login, push and cache-to.
+        job["env"] = {PUBLISH_VAR: fenced(publishing(project))}
+    job["steps"] = [
+        checkout_step(pinned),
+        {"name": "Set up Docker Buildx", "uses": uses("docker/setup-buildx-action", pinned)},
+        *login_steps(project, pushes),
+        *github_private.image_steps(project),
+        _metadata_step(project),
+        _build_step(project, pushes),
+    ]
+    return job
 
 
-def login_steps(project: Project) -> list[Step]:
+def login_steps(project: Project, pushes: Pushes = "publishing") -> list[Step]:
     """Registry login, only on runs that push: pull requests build with no credentials."""
+    if pushes == "never":
+        return []
     host, pinned = project.registry_host, project.github.pin_actions
-    login = {"name": f"Log in to {host}", "if": PUBLISHES,
+    login = {"name": f"Log in to {host}", **_when(pushes),
              "uses": uses("docker/login-action", pinned)}
     if project.github.auth == "ghcr":
         return [{**login, "with": {"registry": host, "username": "${{ github.actor }}",
@@ -71,16 +86,21 @@ def login_steps(project: Project) -> list[Step]:
         return [{**login, "with": {"registry": host,
                                    "username": fenced(f"secrets.{USERNAME_SECRET}"),
                                    "password": fenced(f"secrets.{PASSWORD_SECRET}")}}]
-    return [_gcp_auth_step(project), {**login, "with": {
+    return [_gcp_auth_step(project, pushes), {**login, "with": {
         "registry": host, "username": "oauth2accesstoken",
         "password": "${{ steps.gcp.outputs.access_token }}"}}]
 
 
-def _gcp_auth_step(project: Project) -> Step:
+def _when(pushes: Pushes) -> dict[str, str]:
+    """The `if` of a login step: none in a job that runs only to push."""
+    return {"if": PUBLISHES} if pushes == "publishing" else {}
+
+
+def _gcp_auth_step(project: Project, pushes: Pushes) -> Step:
     return {
         "name": "Authenticate to Google Cloud",
         "id": "gcp",
-        "if": PUBLISHES,
+        **_when(pushes),
         "uses": uses("google-github-actions/auth", project.github.pin_actions),
         "with": {
             "workload_identity_provider": fenced(f"vars.{GCP_PROVIDER_VAR}"),
@@ -118,20 +138,22 @@ def _metadata_step(project: Project) -> Step:
     }
 
 
-def _build_step(project: Project) -> Step:
+def _build_step(project: Project, pushes: Pushes) -> Step:
     env = github_private.build_env(project)  # the Hex config: this step's only
     return {
-        "name": "Build and push",
+        "name": "Build" if pushes == "never" else "Build and push",
         "uses": uses("docker/build-push-action", project.github.pin_actions),
         **({"env": env} if env else {}),
         "with": {
-            "context": ".",
+            # both from the workspace; the context is the rebar3 project's folder (directory)
+            "context": project.directory,
             "file": project.image.dockerfile,
-            "target": project.image.target,
-            "push": fenced(PUBLISHES),
+            # none for a user's last stage without a name: buildx builds the last stage
+            **({"target": project.image.target} if project.image.target else {}),
+            "push": fenced(PUBLISHES) if pushes == "publishing" else pushes == "always",
             "tags": "${{ steps.meta.outputs.tags }}",
             "labels": "${{ steps.meta.outputs.labels }}",
-            **cache(project),
+            **cache(project, pushes),
             # A release is built from scratch: besides reading no cache, BuildKit then drops the
             # builder's cache mounts before the build (moby/buildkit pull request #1092).
             "no-cache": fenced(TAG_BUILD),
@@ -140,7 +162,7 @@ def _build_step(project: Project) -> Step:
     }
 
 
-def cache(project: Project) -> dict[str, str]:
+def cache(project: Project, pushes: Pushes = "publishing") -> dict[str, str]:
     """cache-from/cache-to of the github.cache backend, on branch pushes and pull requests.
 
     A tag build neither reads a cache (branch runs write them all) nor writes one (no later
@@ -155,8 +177,10 @@ def cache(project: Project) -> dict[str, str]:
     if project.github.cache == "registry":
         ref = f"type=registry,ref={repo}:buildcache"
         # Only runs that logged in can write the cache image.
+        sink = {"publishing": unless_tag(f"{PUBLISHES} && '{ref},mode=max'"),
+                "always": unless_tag(f"'{ref},mode=max'")}
         return {"cache-from": unless_tag(f"'{ref}'"),
-                "cache-to": unless_tag(f"{PUBLISHES} && '{ref},mode=max'")}
+                **({"cache-to": sink[pushes]} if pushes in sink else {})}
     # The image of this branch (metadata-action's `version` output: its highest-priority tag).
     sources = [unless_tag(f"format('type=registry,ref={repo}:{{0}}', steps.meta.outputs.version)")]
     if project.publish.cache_from:

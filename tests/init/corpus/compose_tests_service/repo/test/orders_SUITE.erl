@@ -1,0 +1,1 @@
+-module(orders_SUITE).

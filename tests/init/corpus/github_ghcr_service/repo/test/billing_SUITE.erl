@@ -1,0 +1,1 @@
+-module(billing_SUITE).

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "builds the image with another repository's Dockerfile"

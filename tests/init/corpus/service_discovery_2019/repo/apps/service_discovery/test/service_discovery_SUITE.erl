@@ -1,0 +1,1 @@
+-module(service_discovery_SUITE).

@@ -1,0 +1,1 @@
+-module(shop_core_tests).

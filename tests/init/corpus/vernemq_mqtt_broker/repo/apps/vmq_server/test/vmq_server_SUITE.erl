@@ -1,0 +1,1 @@
+-module(vmq_server_SUITE).
