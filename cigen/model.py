@@ -225,6 +225,8 @@ class GitHub:
     pin_actions: bool
     # The GitHub environment of the publish job (targets/github/publish.py); None: one image job.
     environment: str | None = None
+    # The environment of the other jobs that read secrets (targets/github/secrets.py).
+    secrets_environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -397,7 +399,7 @@ def _github(raw: Mapping[str, Any], host: str) -> GitHub:
     default_auth = "ghcr" if host == "ghcr.io" else "gcp" if is_gcp_host(host) else "docker-login"
     auth = raw.get("auth", default_auth)
     return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"],
-                  raw.get("environment"))
+                  raw.get("environment"), raw.get("secrets_environment"))
 
 
 def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image, private: Private) -> CloudBuild:

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,11 @@ HOSTS_STEP = "Trust the private git hosts"
 CLEANUP_STEP = "Remove the Hex config"
 
 
-def render(root: Path, name: str, targets: tuple[str, ...] = ("github",)) -> dict[str, str]:
+def render(root: Path, name: str, targets: tuple[str, ...] = ("github",), more: str = ""
+           ) -> dict[str, str]:
     versions, private = CASES[name]
     (root / name).mkdir(exist_ok=True)
-    (root / name / "cigen.yaml").write_text(HEAD.format(versions=versions) + private)
+    (root / name / "cigen.yaml").write_text(HEAD.format(versions=versions) + private + more)
     return texts(load_project(root / name / "cigen.yaml", targets), *targets)
 
 
@@ -99,11 +101,57 @@ def test_oracles_accept_the_private_workflows(oracle: Any, workflows: dict[str, 
 
 
 def test_zizmor_auditor_finds_only_the_repository_secrets(workflows: dict[str, Path]) -> None:
-    """secrets-outside-env, as for docker-login's secrets (docs/targets.md): moving them into a
-    GitHub environment is a repository setting, and `environment:` would gate every run."""
+    """secrets-outside-env, as for docker-login's secrets (docs/targets.md), when the secrets
+    stay repository secrets (no github.secrets_environment)."""
     found = auditor_findings(*workflows.values())
     assert {audit for _, audit, _ in found} == {"secrets-outside-env"}
     assert {text for _, _, text in found} == PRIVATE_SECRETS
+
+
+@pytest.fixture(scope="module")
+def in_environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every case with github.secrets_environment, and one also publishing from an environment."""
+    out = {}
+    for name, github in [*((n, "{secrets_environment: ci-secrets}") for n in CASES),
+                         ("both", "{secrets_environment: ci-secrets, environment: registry}")]:
+        key = name + ("-publish" if "registry" in github else "")
+        out[key] = tmp_path_factory.mktemp(key) / "ci.yml"
+        out[key].write_text(render(out[key].parent, name, more=f"github: {github}\n")
+                            [".github/workflows/ci.yml"])
+    return out
+
+
+def test_the_secrets_environment_clears_the_auditor(in_environments: dict[str, Path]) -> None:
+    """github.secrets_environment (targets/github/secrets.py): every job that reads a secret
+    names an environment, so zizmor's auditor persona finds nothing; the other oracles agree."""
+    assert auditor_findings(*in_environments.values()) == []
+    for oracle in (lambda *p: oracles.check_jsonschema("vendor.github-workflows", *p),
+                   oracles.actionlint, zizmor, oracles.workflow_parser):
+        oracle(*in_environments.values())
+
+
+def test_the_secrets_environment_goes_only_to_jobs_that_read_secrets(
+    in_environments: dict[str, Path]
+) -> None:
+    for name, path in in_environments.items():
+        for job_id, job in jobs(path).items():
+            reads = re.search(r"secrets\.(?!GITHUB_TOKEN)", json.dumps(job)) is not None
+            expected = ("registry" if job_id == "publish"
+                        else "ci-secrets" if reads else None)
+            assert job.get("environment") == expected, (name, job_id)
+        assert "ci-secrets" in path.read_text(), name
+
+
+def test_a_secrets_environment_with_no_secret_to_hold_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "cigen.yaml").write_text(
+        'version: 1\nname: hello\nregistry: ghcr.io/acme\nerlang: {otp: "26.2.5"}\n'
+        "targets: [github]\ngithub:\n  secrets_environment: ci-secrets\n")
+    done = subprocess.run([sys.executable, "-m", "cigen", "render"], cwd=tmp_path,  # noqa: S603
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stderr.startswith("cigen.yaml:7:24: github.secrets_environment: no job of the "
+                                  "workflow reads a secret"), done.stderr
+    assert not (tmp_path / ".github").exists()
 
 
 # --- the check jobs ---------------------------------------------------------------------------

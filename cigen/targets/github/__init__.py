@@ -8,6 +8,7 @@ from cigen.targets import checks as rebar3_checks
 from cigen.targets import environment
 from cigen.targets.base import banner, planned
 from cigen.targets.github import matrix as github_matrix
+from cigen.targets.github import secrets as github_secrets
 from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import PULL_REQUEST, fenced
 from cigen.targets.github.image import PERMISSION_REASONS
@@ -50,7 +51,8 @@ def workflow(project: Project) -> dict[str, Any]:
             "cancel-in-progress": fenced(PULL_REQUEST),
         },
         # a library (image: false) has the check jobs only
-        "jobs": {**jobs, **({} if project.library else image_jobs(project, needs))},
+        "jobs": github_secrets.with_environment(
+            project, {**jobs, **({} if project.library else image_jobs(project, needs))}),
     }
 
 
@@ -84,8 +86,11 @@ def _permission_notes() -> list[Note]:
 
 
 def problems(project: Project) -> list[Problem]:
-    return [*environment.problems(project), *github_services.problems(project),
-            *_check_problems(project), *_github_problems(project)]
+    found = [*environment.problems(project), *github_services.problems(project),
+             *_check_problems(project), *_github_problems(project)]
+    if found or project.github.secrets_environment is None:
+        return found
+    return github_secrets.problems(project, workflow(project)["jobs"])
 
 
 def _check_problems(project: Project) -> list[Problem]:
