@@ -303,7 +303,7 @@ class Project:
 
     def in_directory(self, path: str) -> str:
         """A path of the rebar3 project's (rebar.lock, _build), from the descriptor's folder."""
-        return path if self.directory == "." else normalise(posixpath.join(self.directory, path))
+        return _joined(self.directory, path)
 
     @classmethod
     def create(cls, raw: Mapping[str, Any], source: str = "cigen.yaml") -> Project:
@@ -343,8 +343,6 @@ def _with_insertions(image: Image, overrides: Mapping[str, Any]) -> Image:
     """The image with the insertions keyed on its Dockerfile (the loader refuses others)."""
     from dataclasses import replace
 
-    from cigen.core import normalise
-
     for key, points in overrides.items():
         if isinstance(points, Mapping) and normalise(key) == normalise(image.dockerfile):
             return replace(image, insertions=_frozen(points), insertions_key=key)
@@ -358,9 +356,12 @@ def _in_directory(image: Image, directory: str) -> Image:
 
     if directory == ".":
         return image
-    return replace(image, dockerfile=normalise(posixpath.join(directory, image.dockerfile)),
-                   kaniko_dockerfile=normalise(posixpath.join(directory,
-                                                              image.kaniko_dockerfile)))
+    return replace(image, dockerfile=_joined(directory, image.dockerfile),
+                   kaniko_dockerfile=_joined(directory, image.kaniko_dockerfile))
+
+
+def _joined(directory: str, path: str) -> str:
+    return path if directory == "." else normalise(posixpath.join(directory, path))
 
 
 def _image_defaults() -> dict[str, Any]:

@@ -63,7 +63,9 @@ def problems(project: Project, steps: Sequence[dict[str, Any]]) -> Iterator[Prob
     if not chain or total < build:
         return
     timeouts = project.erlang.timeouts
-    on_chain = [c for c in chain if c in timeouts]  # step ids are check names
+    # erlang.otp's check steps are named for their checks; a matrix release's (suffixed ids)
+    # carry the same limits, so a chain of theirs ties with erlang.otp's, which comes first
+    on_chain = [c for c in chain if c in timeouts]
     where = max(on_chain or timeouts, key=lambda c: timeouts[c])
     limit = f"cloudbuild.timeout, {cb.timeout}" if cb.timeout else "Cloud Build's default, 60m"
     minutes = total // 60

@@ -103,7 +103,7 @@ def cache_otp(project: Project, otp: str) -> str:
     release's PLTs. On the container path (container.py) the key keeps the line as written."""
     if compat.is_exact(otp) or github_container.needed(project):
         return otp
-    return f"${{{{ steps.{BEAM_STEP}.outputs.otp-version }}}}"
+    return fenced(f"steps.{BEAM_STEP}.outputs.otp-version")
 
 
 def cache_prefix(otp: str, job: str) -> str:
