@@ -41,7 +41,13 @@ def probe_script(name: str, dist_port: int, questions: Mapping[str, str] = QUEST
         "echo \"== uid $(id -u)\"\n"
         # a fixed distribution port instead of epmd: no daemon outlives the run
         f"export ERL_DIST_PORT={dist_port}\n"
-        f"{binary} foreground > /tmp/foreground.log 2>&1 &\n"
+        # The start script writes sys.config and vm.args from their templates into
+        # RELX_OUT_FILE_PATH on every command, ping included (erlang/rebar3
+        # vendor/relx/priv/templates/extended_bin: check_replace_os_vars, replace_os_vars
+        # `> "$2"`): the node boots from files of its own, or a ping could truncate the
+        # sys.config it is reading ("no ending <dot> found", seen in a CI run).
+        "mkdir -p /tmp/node\n"
+        f"RELX_OUT_FILE_PATH=/tmp/node {binary} foreground > /tmp/foreground.log 2>&1 &\n"
         f"tries=0; until {binary} ping > /dev/null 2>&1; do\n"
         "  tries=$((tries + 1))\n"
         "  if [ $tries -gt 60 ]; then kill $!; cat /tmp/foreground.log; exit 1; fi\n"
