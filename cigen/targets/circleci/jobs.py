@@ -31,7 +31,10 @@ class Expansion(str):
 # job takes it too. A matrix's alias defaults to the name of the job invoked, and `requires` of
 # the alias waits for every job of the matrix (circleci.com/docs/configuration-reference,
 # workflows.jobs.matrix, "Dependencies and matrix jobs"), so `requires: [rebar3/compile]` and
-# the image job's requires stay as they are.
+# the image job's requires stay as they are. A job parameter of type executor, used as
+# `executor: << parameters.<name> >>` and given executor names in the matrix, is CircleCI's own
+# example (circleci.com/docs/guides/orchestrate/using-matrix-jobs, "Use matrix jobs to run
+# multiple OS tests").
 
 
 def job_name(check: str) -> str:
