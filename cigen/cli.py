@@ -112,7 +112,8 @@ def pin(
         bool, typer.Option("--keep-going", help="Write what resolved; exit 1 if anything failed.")
     ] = False,
     actions: Annotated[
-        bool, typer.Option("--actions", help="Refresh the GitHub Actions pins instead.")
+        bool, typer.Option("--actions", help="Refresh the repository's GitHub Actions "
+                                 "pins (github.action_pins) instead.")
     ] = False,
     upgrade: Annotated[
         bool, typer.Option("--upgrade", help="First move OTP, rebar3 and versioned image tags "

@@ -12,6 +12,8 @@ from cigen.core import normalise
 RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
 # Where the descriptor may add Dockerfile instructions (overrides.<image.dockerfile>).
 INSERTION_POINTS = ("builder", "builder_end", "runner", "runner_end")
+AMD64 = "linux/amd64"
+ARM64 = "linux/arm64"
 _GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
 # The Secret Manager secrets a docker-login Cloud Build reads unless the descriptor names others.
 _REGISTRY_SECRET = "projects/$PROJECT_ID/secrets/registry-{}/versions/latest"  # noqa: S105 (a name)
@@ -147,6 +149,11 @@ class Image:
     # and that overrides key as written, where problems with them are located.
     insertions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     insertions_key: str = ""
+    platforms: tuple[str, ...] = (AMD64,)  # more than one: a native build each, then one list
+
+    @property
+    def multi_platform(self) -> bool:
+        return len(self.platforms) > 1
 
     @classmethod
     def create(cls, raw: Mapping[str, Any], name: str, otp: str) -> Image:
@@ -180,6 +187,7 @@ class Image:
             env=_frozen(env),
             keep_git=raw["keep_git"],
             defaulted=frozenset(key for key in ("base", "runner", "target") if key not in raw),
+            platforms=tuple(raw["platforms"]),
         )
 
 
@@ -198,13 +206,21 @@ class Publish:
     after: tuple[str, ...]
     cache_from: str | None
     tags: tuple[str, ...] = ("v*",)  # git tag patterns that publish <image>:<version>
+    sign: bool = False  # cosign keyless signature of each pushed digest
+    # SBOM and provenance attestations; None: not written, so made where the builder can
+    sbom: bool | None = None
+
+    @property
+    def attest(self) -> bool:
+        """Whether a builder that can make SBOM and provenance attestations makes them."""
+        return self.sbom is not False
 
     @classmethod
     def create(cls, raw: Mapping[str, Any]) -> Publish:
         branches = tuple(raw["branches"])
         default_cache = branches[0] if branches else None
         return cls(branches, tuple(raw["after"]), raw.get("cache_from", default_cache),
-                   tuple(raw["tags"]))
+                   tuple(raw["tags"]), raw["sign"], raw.get("sbom"))
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,7 @@ class CircleCI:
     machine_image: str
     registry_auth: str
     context: str | None
+    arm_resource_class: str = "arm.medium"  # the linux/arm64 image job's (image.platforms)
 
 
 @dataclass(frozen=True)
@@ -227,6 +244,21 @@ class GitHub:
     environment: str | None = None
     # The environment of the other jobs that read secrets (targets/github/secrets.py).
     secrets_environment: str | None = None
+    # The repository's action pins file, and what the loader read of it: owner/repo ->
+    # (tag, sha); an action it lacks takes cigen's shipped pin (targets/github/pins.py).
+    action_pins: str = ".github/cigen-action-pins.json"
+    pins: Mapping[str, tuple[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    refresh: Refresh | None = None  # the scheduled pin refresh workflow
+    arm_runs_on: str = "ubuntu-24.04-arm"  # the linux/arm64 image build's runner (multi-arch)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    schedule: str  # a cron line
+    workflow_file: str
+    branch: str
+    token_secret: str | None = None  # the secret that pushes and opens the PR; else GITHUB_TOKEN
+    package: str | None = None  # what pipx installs; None: cigen at the version that rendered
 
 
 @dataclass(frozen=True)
@@ -393,14 +425,21 @@ def _circleci(raw: Mapping[str, Any], host: str) -> CircleCI:
 
     orbs = {**static_default("circleci.orbs"), **raw["orbs"]}
     auth = raw.get("registry_auth", "gcr" if is_gcp_host(host) else "docker-login")
-    return CircleCI(raw["workflow"], _frozen(orbs), raw["machine_image"], auth, raw.get("context"))
+    return CircleCI(raw["workflow"], _frozen(orbs), raw["machine_image"], auth, raw.get("context"),
+                    raw["arm_resource_class"])
 
 
 def _github(raw: Mapping[str, Any], host: str) -> GitHub:
     default_auth = "ghcr" if host == "ghcr.io" else "gcp" if is_gcp_host(host) else "docker-login"
     auth = raw.get("auth", default_auth)
+    refresh = raw.get("refresh")
     return GitHub(raw["workflow_file"], raw["runs_on"], raw["cache"], auth, raw["pin_actions"],
-                  raw.get("environment"), raw.get("secrets_environment"))
+                  raw.get("environment"), raw.get("secrets_environment"), raw["action_pins"],
+                  refresh=Refresh(refresh["schedule"], refresh["workflow_file"],
+                                  refresh["branch"], refresh.get("token_secret"),
+                                  refresh.get("package"))
+                  if refresh else None,
+                  arm_runs_on=raw["arm_runs_on"])
 
 
 def _cloudbuild(raw: Mapping[str, Any], repo: str, image: Image, private: Private) -> CloudBuild:

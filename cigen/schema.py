@@ -189,6 +189,7 @@ _KEYWORDS: dict[str, Any] = {
     "maximum": lambda n, v, _: not (_number(v) and v > n),
     "minLength": lambda n, v, _: type(v) is not str or len(v) >= n,
     "maxItems": lambda n, v, _: type(v) is not list or len(v) <= n,
+    "minItems": lambda n, v, _: type(v) is not list or len(v) >= n,
     "pattern": lambda p, v, _: type(v) is not str or _ecma(p).search(v) is not None,
     "if": _if,
     "then": lambda *_: True,  # answered by "if"

@@ -14,6 +14,10 @@ PROJECTS = sorted(p.name for p in FIXTURES.iterdir() if (p / "cigen.yaml").is_fi
 # Those that build an image: a library (image: false) has no Dockerfile, build script or image job.
 IMAGE_PROJECTS = [name for name in PROJECTS
                   if "\nimage: false\n" not in (FIXTURES / name / "cigen.yaml").read_text("utf-8")]
+# Those Cloud Build can build: it has no arm64 workers, and refuses an image for arm64
+# (tests/targets/test_cloudbuild_attest.py).
+CLOUDBUILD_PROJECTS = [name for name in PROJECTS
+                       if "linux/arm64" not in (FIXTURES / name / "cigen.yaml").read_text("utf-8")]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -95,6 +95,16 @@ def workflow_parser(*paths: Path) -> None:
     )
 
 
+# Every independent check of a GitHub workflow, for @pytest.mark.parametrize("oracle", ...).
+WORKFLOW_ORACLES = [
+    pytest.param(lambda *paths: check_jsonschema("vendor.github-workflows", *paths),
+                 id="check-jsonschema"),
+    pytest.param(actionlint, id="actionlint"),  # with shellcheck on every run script
+    pytest.param(zizmor, id="zizmor"),
+    pytest.param(workflow_parser, id="workflow-parser"),
+]
+
+
 def yamllint(*paths: Path) -> None:
     config = (
         "{extends: default, rules: {document-start: disable, truthy: {check-keys: false},"

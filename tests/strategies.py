@@ -77,7 +77,7 @@ def _string(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[str]
 def _array(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[list[Any]]:
     items = from_schema(node.get("items", {}), (*path, "[]"), overrides)
     unique = (lambda v: json.dumps(v, sort_keys=True)) if node.get("uniqueItems") else None
-    return st.lists(items, max_size=4, unique_by=unique)
+    return st.lists(items, min_size=node.get("minItems", 0), max_size=4, unique_by=unique)
 
 
 def _object(node: Node, path: KeyPath, overrides: Any) -> st.SearchStrategy[dict[str, Any]]:
@@ -166,7 +166,7 @@ def descriptors() -> st.SearchStrategy[dict[str, Any]]:
 
 def cohere(raw: dict[str, Any]) -> dict[str, Any]:
     d: dict[str, Any] = json.loads(json.dumps(raw))
-    for repair in (_checks, _services, _env, _cloudbuild, _github, _image, _fit):
+    for repair in (_checks, _services, _env, _cloudbuild, _github, _image, _fit, _publishing):
         repair(d)
     return d
 
@@ -275,10 +275,28 @@ def _github(d: dict[str, Any]) -> None:
     name = path.removeprefix(".github/workflows/")
     if name == path or "/" in name or not name.endswith((".yml", ".yaml")):
         gh.pop("workflow_file", None)
+    _refresh(d, gh)
     host = d["registry"].split("/", 1)[0]
     gcp = host.endswith(("gcr.io", "-docker.pkg.dev"))
     if (gh.get("auth") == "ghcr" and host != "ghcr.io") or (gh.get("auth") == "gcp" and not gcp):
         del gh["auth"]
+
+
+def _refresh(d: dict[str, Any], gh: dict[str, Any]) -> None:
+    """github.refresh: a workflow file of its own under .github/workflows/, and the github
+    target (cigen/targets/github/refresh.py problems, descriptor _refresh_target)."""
+    if "refresh" not in gh:
+        return
+    if "github" not in d.get("targets", ["github"]):
+        del gh["refresh"]
+        return
+    main = gh.get("workflow_file", ".github/workflows/ci.yml")
+    path = gh["refresh"].get("workflow_file", ".github/workflows/cigen-refresh.yml")
+    name = path.removeprefix(".github/workflows/")
+    if name == path or "/" in name or not name.endswith((".yml", ".yaml")) or path == main:
+        gh["refresh"].pop("workflow_file", None)
+    if gh["refresh"].get("workflow_file", ".github/workflows/cigen-refresh.yml") == main:
+        del gh["refresh"]
 
 
 def _image(d: dict[str, Any]) -> None:
@@ -316,6 +334,19 @@ def _fit(d: dict[str, Any]) -> None:
     if base is None or not compat.supported(base) or (runner and runner != base):
         image.pop("base", None)
         image.pop("runner", None)
+
+
+def _publishing(d: dict[str, Any]) -> None:
+    """Cloud Build builds linux/amd64 only, signs nothing, and its Kaniko builder attests
+    nothing (tests/targets/test_cloudbuild_attest.py); the action pins file is the default one,
+    which these projects do not have (tests/targets/test_github_refresh.py covers the file)."""
+    if "cloudbuild" in d.get("targets", ["cloudbuild"]):
+        d.get("image", {}).pop("platforms", None)
+        publish = d.get("publish", {})
+        publish.pop("sign", None)
+        if publish.get("sbom") is True:
+            del publish["sbom"]
+    d.get("github", {}).pop("action_pins", None)
 
 
 # --- a descriptor on disk, loaded and rendered as `cigen render` would ---

@@ -206,6 +206,8 @@ def test_build_images_script_runs_for_real_with_a_docker_shim(
         assert buildah.image_id(f"{image}:{tag}") == buildah.image_id(buildkit.image), tag
     done, calls = builds.run_build_script(workspace, buildah, tmp_path, "-p", "-r", prefix)
     assert done.returncode == 0, done.stderr
+    # a push asks for SBOM and provenance (publish.sbom's default); the shim notes them
+    assert {"--sbom=true", "--provenance=mode=max"} <= set(calls[0].argv), calls
     assert registry.tags(loopback_registry, f"cigen-e2e/{project.image_name}") == tags
 
 

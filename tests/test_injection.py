@@ -138,7 +138,8 @@ def expected_argv(sha: str, branch: str) -> list[str]:
         argv += ["--tag", f"{image}:{tag}", "--cache-from", ref, "--cache-to", f"{ref},mode=max"]
     if cache != tag:
         argv += ["--cache-from", f"type=registry,ref={image}:{tag_of('buildcache-' + cache)}"]
-    return [*argv, "--push", "."]
+    # BuildKit's SBOM and provenance attestations: on every push (publish.sbom's default)
+    return [*argv, "--sbom=true", "--provenance=mode=max", "--push", "."]
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ def test_the_hook_runs_cigen_check_once_per_commit() -> None:
     ".dockerignore", ".gcloudignore", ".circleci/config.yml", ".github/workflows/ci.yml",
     "ci/build_images.sh", "ci/Dockerfile.cb", "cloudbuild.yaml", "cloudbuild.yml",
     "rebar.config", "rebar.lock", "services/api/rebar.lock", "config/relx.config",
+    ".github/cigen-action-pins.json", ".github/workflows/cigen-refresh.yml",
 ])
 def test_the_hook_runs_for(path: str) -> None:
     assert re.search(HOOK["files"], path)
@@ -41,7 +42,8 @@ def test_the_hook_runs_for(path: str) -> None:
 
 @pytest.mark.parametrize("path", [
     "src/app.erl", "rebar.config.script", "old-rebar.lock", "README.md",
-    ".github/dependabot.yml", "docs/ci.md", "config/sys.config", "my-cigen.yaml.bak",
+    ".github/dependabot.yml", ".github/other-pins.json", "docs/ci.md", "config/sys.config",
+    "my-cigen.yaml.bak",
 ])
 def test_the_hook_skips(path: str) -> None:
     assert not re.search(HOOK["files"], path)

@@ -75,7 +75,9 @@ def both_readers(text: str, workflow: bool = False) -> tuple[Any, Any]:
 
 
 def assert_same_in_yaml_1_1_and_1_2(path: str, text: str, project: Project) -> None:
-    new, old = both_readers(text, workflow=path == project.github.workflow_file)
+    refresh = project.github.refresh
+    workflows = {project.github.workflow_file, *([refresh.workflow_file] if refresh else [])}
+    new, old = both_readers(text, workflow=path in workflows)
     assert new == old, path
 
 

@@ -97,7 +97,8 @@ def test_apply_defaults_fills_missing_keys_and_keeps_given_ones() -> None:
     snapshot = json.dumps(given, sort_keys=True)
     filled = schema.apply_defaults(given)
     assert json.dumps(given, sort_keys=True) == snapshot  # the input is not modified
-    assert filled["publish"] == {"branches": [], "after": ["ct"], "tags": ["v*"]}
+    assert filled["publish"] == {"branches": [], "after": ["ct"], "tags": ["v*"],
+                                 "sign": False}
     assert filled["erlang"]["checks"] == ["xref", "dialyzer", "ct"]
     db = {"name": "db", "image": "postgres:16", "env": {}, "ports": []}
     assert filled["erlang"]["services"] == [db]

@@ -266,6 +266,8 @@ def _semantic(data: dict[str, Any], valid: Callable[[KeyPath], bool]) -> Iterabl
                     yield Problem(("erlang", "setup", check), _not_run(check, checks), True)
     if valid(("erlang", "services")):
         yield from _service_names(data["erlang"].get("services", []))
+    if valid(("github", "refresh")) and valid(("targets",)):
+        yield from _refresh_target(data)
     if valid(("erlang", "matrix")) and valid(("erlang", "otp")):
         yield from _matrix(data["erlang"])
     if valid(("image",)) and not library.is_library(data):
@@ -274,6 +276,15 @@ def _semantic(data: dict[str, Any], valid: Callable[[KeyPath], bool]) -> Iterabl
             from cigen.descriptor import insertions
 
             yield from insertions.problems(data)
+
+
+def _refresh_target(data: dict[str, Any]) -> Iterable[Problem]:
+    """github.refresh is a GitHub workflow: it is written only with the github target."""
+    targets = data.get("targets", schema.static_default("targets"))
+    if "refresh" in data.get("github", {}) and "github" not in targets:
+        yield Problem(("github", "refresh"), "is a GitHub Actions workflow, and github is not "
+                      f"in targets ({', '.join(targets)}); add github to targets, or remove it",
+                      at_key=True)
 
 
 def _not_run(check: str, checks: list[str]) -> str:
@@ -356,6 +367,7 @@ def _with_inputs(project: Project, root: Path, doc: Document) -> tuple[Project, 
                                                           project.erlang.release_profile))
     read = tuple(str(Path(project.directory, name)) for name in ("rebar.lock",
                                                                  *rebar_config.INPUTS))
+    project, read = _with_action_pins(project, root, doc), (*read, project.github.action_pins)
     if project.library or project.image.generate:  # no Dockerfile of the user's to read
         return project, read
     try:
@@ -372,3 +384,27 @@ def _with_inputs(project: Project, root: Path, doc: Document) -> tuple[Project, 
         raise DescriptorError(doc.format(target))
     image = replace(project.image, target=target)
     return replace(project, image=image, user_dockerfile=text), (project.image.dockerfile, *read)
+
+
+def _with_action_pins(project: Project, root: Path, doc: Document) -> Project:
+    """The model with the repository's action pins (github.action_pins), when that file exists."""
+    from dataclasses import replace
+
+    from cigen import files
+    from cigen.action_pins import parse
+    from cigen.errors import RenderError
+
+    path = project.github.action_pins
+    if not (root / path).parent.is_dir():  # no file there (writing the workflows says why)
+        return project
+    try:
+        text = files.read(root, path)
+        pins = None if text is None else parse(text)
+    except RenderError as e:  # its message names the file
+        raise DescriptorError(doc.format([Problem(("github", "action_pins"), str(e))])) from None
+    except ValueError as e:
+        raise DescriptorError(doc.format([Problem(("github", "action_pins"),
+                                                  f"{path}: {e}")])) from None
+    if pins is None:
+        return project
+    return replace(project, github=replace(project.github, pins=pins))

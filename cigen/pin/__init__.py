@@ -50,7 +50,7 @@ def pin(
     env = os.environ if env is None else env
     client = client or Client()
     if actions:
-        return _actions(client, env, check, keep_going, actions_file, github_api)
+        return _actions(config, client, env, check, keep_going, actions_file, github_api)
     original = files.read(config.parent, config.name) or ""
     text, project, tree, found = _read(config, original)
     registry = registry or Registry(client, docker_auths(env))
@@ -121,6 +121,7 @@ def _apply(config: Path, text: str, replaces: list[edit.Replace]) -> str:
 
 
 def _actions(
+    config: Path,
     client: Client,
     env: Mapping[str, str],
     check: bool,
@@ -128,10 +129,15 @@ def _actions(
     path: Path | None,
     api: str | None,
 ) -> int:
+    """Refresh the repository's action pins: `path`, else the descriptor's github.action_pins
+    (from its folder), started from cigen's shipped pins when it does not exist yet."""
     from cigen.pin import actions as pin_actions
 
     token = env.get("GITHUB_TOKEN") or None
-    path = path or pin_actions.packaged_file()
+    if path is None:
+        from cigen.descriptor import load
+
+        path = config.parent / load(config).project.github.action_pins
     return pin_actions.refresh(
         path, client, check, keep_going, token, api or pin_actions.GITHUB_API
     )

@@ -18,9 +18,24 @@ _FIELDS = (("tag", "sha"), ("major", "major_sha"))  # a release tag and its movi
 _MAX_NESTING = 4  # an annotated tag may tag another tag
 
 
-def packaged_file() -> Path:
-    """The action pins cigen renders workflows with."""
-    return Path(__file__).parent.parent / "data" / "action-pins.json"
+_ABOUT = (
+    "Commit SHAs of the action release tags the workflows cigen renders here use (the "
+    "descriptor's github.action_pins), read from each action repository's git tags (annotated "
+    "tags peeled to their commit); an action missing here takes the pin cigen ships. Refresh "
+    "with `cigen pin --actions`; written first from the pins cigen {version} ships."
+)
+
+
+def shipped() -> dict[str, Any]:
+    """The pins cigen ships (cigen/data/action-pins.json), as data a repository's file starts
+    from; cigen never writes into its own package."""
+    from importlib import resources
+
+    from cigen import __version__
+
+    text = resources.files("cigen").joinpath("data", "action-pins.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return {"_about": _ABOUT.format(version=__version__), "actions": data["actions"]}
 
 
 def refresh(
@@ -31,8 +46,13 @@ def refresh(
     token: str | None,
     api: str = GITHUB_API,
 ) -> int:
-    """Re-read each pinned action tag's commit from the GitHub API; write the file if one moved."""
+    """Re-read each pinned action tag's commit from the GitHub API; write the file if one moved,
+    or if it did not exist (then it starts from the shipped pins)."""
     data = _load(path)
+    created = data is None
+    if data is None:
+        data = shipped()
+        print(f"{path}: no such file; starting from the action pins cigen ships")
     changes, failed = [], []
     for name, entry in data["actions"].items():
         for tag_field, sha_field in _FIELDS:
@@ -47,7 +67,7 @@ def refresh(
             if entry.get(sha_field) != sha:
                 changes.append(f"{name} {tag}: {entry.get(sha_field)} -> {sha}")
                 entry[sha_field] = sha
-    return _finish(path, data, changes, failed, check, keep_going)
+    return _finish(path, data, changes, failed, check, keep_going, created)
 
 
 def _finish(
@@ -57,26 +77,30 @@ def _finish(
     failed: list[str],
     check: bool,
     keep_going: bool,
+    created: bool = False,
 ) -> int:
     if failed and not keep_going:
-        raise RemoteError("\n".join([*failed, f"{path}: unchanged; nothing written"]))
+        kept = "not created" if created else "unchanged"
+        raise RemoteError("\n".join([*failed, f"{path}: {kept}; nothing written"]))
     for line in changes:
         print(("moved: " if check else "") + line, file=sys.stderr if check else sys.stdout)
     for line in failed:
         print(line, file=sys.stderr)
-    if changes and not check:
+    if (changes or created) and not check:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        path.parent.mkdir(parents=True, exist_ok=True)  # a new file's folder, e.g. .github
         files.write([Output(path.name, text, "pin")], path.parent, force=True)
         print(f"wrote {path}")
-    elif not changes:
+    if not changes:
         print(f"{path}: every action pin is current")
     return 1 if failed or (check and changes) else 0
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(path: Path) -> dict[str, Any] | None:
+    """The pins file's data; None when there is no such file."""
     text = files.read(path.parent, path.name)
     if text is None:
-        raise CigenError(f"{path}: no such file")
+        return None
     try:
         data = json.loads(text)
     except (ValueError, RecursionError) as e:

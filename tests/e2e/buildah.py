@@ -68,6 +68,13 @@ class Buildah:
             return False
         return True
 
+    def is_manifest_list(self, name: str) -> bool:
+        try:
+            self("manifest", "exists", name)
+        except BuildahError:
+            return False
+        return True
+
     def label(self, image: str, key: str) -> str:
         return self("inspect", "--type", "image", "--format",
                     f'{{{{index .OCIv1.Config.Labels "{key}"}}}}', image).strip()
@@ -84,6 +91,12 @@ class Buildah:
         self("rm", "--all")
         names = self("images", "--noheading", "--format", "{{.Name}}:{{.Tag}}").split()
         drop = [n for n in names if n not in keep and not n.startswith("<none>")]
+        # A manifest list goes by `manifest rm`: `rmi --force` of a list also removed the images
+        # it lists (buildah 1.28.2, seen here), base images included.
+        lists = [n for n in drop if self.is_manifest_list(n)]
+        if lists:
+            self("manifest", "rm", *lists)
+        drop = [n for n in drop if n not in lists]
         if drop:
             self("rmi", "--force", *drop)
         self("rmi", "--prune", "--force")

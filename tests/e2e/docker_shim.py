@@ -17,6 +17,8 @@ from tests.e2e.compat import context_digest, for_buildah
 _VALUED = {"--file": "file", "-f": "file", "--target": "target", "--tag": "tags", "-t": "tags",
            "--build-arg": "build_args", "--cache-from": "cache_from", "--cache-to": "cache_to"}
 _FLAGS = {"--push": "push", "--load": "load", "--no-cache": "no_cache"}
+# BuildKit's attestations (publish.sbom): buildah makes none, so they are noted, not mapped.
+_ATTESTATIONS = ("--sbom", "--provenance")
 
 
 class Usage(Exception):
@@ -35,6 +37,7 @@ class Buildx:
     build_args: list[str] = field(default_factory=list)
     cache_from: list[str] = field(default_factory=list)
     cache_to: list[str] = field(default_factory=list)
+    attestations: list[str] = field(default_factory=list)
 
 
 def parse(argv: Sequence[str]) -> Buildx:
@@ -46,6 +49,8 @@ def parse(argv: Sequence[str]) -> Buildx:
         name, has_value, value = word.partition("=")
         if name in _FLAGS and not has_value:
             setattr(call, _FLAGS[name], True)
+        elif name in _ATTESTATIONS and has_value:
+            call.attestations.append(word)
         elif name in _VALUED:
             _set(call, _VALUED[name], value if has_value else _next(args, name))
         elif word.startswith("-") or call.context:
@@ -90,6 +95,8 @@ def notes(call: Buildx) -> list[str]:
                for c in call.cache_from]
     ignored += [f"ignored --cache-to={c} (buildah keeps its layer cache locally)"
                 for c in call.cache_to]
+    ignored += [f"ignored {a} (buildah makes no BuildKit attestation)"
+                for a in call.attestations]
     if call.load:
         ignored.append("--load: the image is in buildah's local storage, docker's analogue")
     return ignored

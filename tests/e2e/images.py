@@ -37,10 +37,12 @@ class BaseImage:
     tag: str  # the name cigen.yaml's image.base / image.runner gives it
     packages: tuple[str, ...]  # on top of the minbase variant
     options: tuple[str, ...] = _SLIM
+    arch: str = ""  # a Debian architecture other than the machine's (made through QEMU)
 
     def key(self, mirrors: tuple[str, ...]) -> str:
         """Changes whenever what goes into the image changes: names its cached tarball."""
-        spec = json.dumps([SUITE, mirrors, asdict(self)], sort_keys=True)
+        fields = {k: v for k, v in asdict(self).items() if k != "arch" or v}  # native: as before
+        spec = json.dumps([SUITE, mirrors, fields], sort_keys=True)
         return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
@@ -50,9 +52,9 @@ def builder(tag: str) -> BaseImage:
     return BaseImage(tag, packages, (*_SLIM, _REBAR3_ONLY))
 
 
-def runner(tag: str) -> BaseImage:
+def runner(tag: str, arch: str = "") -> BaseImage:
     """Bare minbase: the Dockerfile's runtime_packages must bring what the release needs."""
-    return BaseImage(tag, ())
+    return BaseImage(tag, (), arch=arch)
 
 
 def mirrors(apt: Path = APT_SOURCES) -> tuple[str, ...]:
@@ -108,8 +110,11 @@ def tarball(image: BaseImage, sources: tuple[str, ...], cache: Path) -> Path:
 
 def _mmdebstrap(image: BaseImage, sources: tuple[str, ...], out: Path) -> None:
     include = [f"--include={','.join(image.packages)}"] if image.packages else []
-    command = ["mmdebstrap", "--variant=minbase", *include, *image.options, SUITE, str(out),
-               *sources]
+    # a foreign architecture runs its maintainer scripts through QEMU's binfmt_misc entry; "whether
+    # the requested architecture can be executed ... requires arch-test" (mmdebstrap(1) 1.3.5)
+    arch = [f"--architectures={image.arch}"] if image.arch else []
+    command = ["mmdebstrap", "--variant=minbase", *arch, *include, *image.options, SUITE,
+               str(out), *sources]
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,  # noqa: S603
                           text=True, timeout=1200, check=False)
     if done.returncode != 0:
@@ -124,6 +129,8 @@ def ensure(buildah: Buildah, image: BaseImage, sources: tuple[str, ...], cache: 
     rootfs = tarball(image, sources, cache)
     container = buildah("from", "--name", f"cigen-e2e-import-{key}", "scratch").strip()
     buildah("add", container, str(rootfs), "/", timeout=600)
+    # Debian's architecture names are the OCI ones for amd64 and arm64
+    platform = ["--os", "linux", "--arch", image.arch] if image.arch else []
     buildah("config", "--env", PATH_ENV, "--cmd", "/bin/bash", "--label", f"{KEY_LABEL}={key}",
-            container)
+            *platform, container)
     buildah("commit", "--quiet", "--rm", container, image.tag, timeout=600)

@@ -8,6 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 _CONFIG = """\
 version: 0.1
@@ -57,6 +58,24 @@ def _wait_ready(host: str, process: subprocess.Popen[bytes]) -> None:
 def get(host: str, path: str) -> object:
     with urllib.request.urlopen(f"http://{host}{path}", timeout=5) as response:  # noqa: S310
         return json.loads(response.read() or b"null")
+
+
+def manifest(host: str, repository: str, reference: str,
+             accept: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """GET /v2/<name>/manifests/<reference> asking for the media types in `accept`: the
+    type the registry answered with, and the manifest (distribution docs/spec/api.md)."""
+    request = urllib.request.Request(f"http://{host}/v2/{repository}/manifests/{reference}",
+                                     headers={"Accept": ", ".join(accept)})
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.headers.get_content_type(), json.loads(response.read())
+
+
+def blob(host: str, repository: str, digest: str) -> bytes:
+    """GET /v2/<name>/blobs/<digest>: a config or layer, as stored."""
+    url = f"http://{host}/v2/{repository}/blobs/{digest}"
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
+        data: bytes = response.read()
+        return data
 
 
 def tags(host: str, repository: str) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,14 +23,15 @@ def cache_root() -> Path:
 
 
 @contextmanager
-def shared(base: str, runner: str) -> Iterator[Buildah]:
+def shared(base: str, runner: str, more: Sequence[images.BaseImage] = ()) -> Iterator[Buildah]:
     """The storage, locked for this run, pruned down to the base images (made if missing) on
-    entry and on exit: each run's builds start cold, and ~10 GB of vfs layers do not stay."""
+    entry and on exit: each run's builds start cold, and ~10 GB of vfs layers do not stay.
+    `more`: base images one test needs besides the two (another run's pruning drops them)."""
     for name in ("buildah", "mmdebstrap", "git"):
         oracles.tool(name)
     cache = cache_root()
     cache.mkdir(parents=True, exist_ok=True)
-    keep = [base, runner]
+    keep = [base, runner, *(image.tag for image in more)]
     with (cache / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one run at a time owns the cached storage
         tool = Buildah(cache / "buildah")
@@ -39,6 +40,8 @@ def shared(base: str, runner: str) -> Iterator[Buildah]:
         sources = images.mirrors()
         images.ensure(tool, images.builder(base), sources, cache / "rootfs")
         images.ensure(tool, images.runner(runner), sources, cache / "rootfs")
+        for image in more:
+            images.ensure(tool, image, sources, cache / "rootfs")
         try:
             yield tool
         finally:

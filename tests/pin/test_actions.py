@@ -153,7 +153,86 @@ def test_a_file_of_another_shape_is_refused(tmp_path: Path) -> None:
         pin_actions.refresh(path, Client(), False, False, None)
 
 
-def test_the_packaged_file_has_the_format_refresh_reads() -> None:
-    data = json.loads(pin_actions.packaged_file().read_text())
+def test_the_shipped_pins_have_the_format_refresh_reads() -> None:
+    data = pin_actions.shipped()
     assert data["actions"]
     assert all({"tag", "sha"} <= set(entry) for entry in data["actions"].values())
+
+
+SHIPPED_FILE = Path(pin_actions.__file__).parent.parent / "data" / "action-pins.json"
+
+
+def every_shipped_tag(seen: Seen) -> Answer:
+    """A loopback GitHub API where every shipped action's tag is a lightweight tag of C1."""
+    objects = {f"/repos/{repo}/git/ref/tags/{entry['tag']}": {"type": "commit", "sha": C1}
+               for repo, entry in pin_actions.shipped()["actions"].items()}
+    if seen.path not in objects:
+        return Answer(404, {"Content-Type": "application/json"}, b'{"message": "Not Found"}')
+    return Answer(200, {"Content-Type": "application/json"},
+                  json.dumps({"object": objects[seen.path]}).encode())
+
+
+def descriptor(folder: Path, pins: str | None = None) -> Path:
+    config = folder / "cigen.yaml"
+    github = f"github:\n  action_pins: {pins}\n" if pins else ""
+    config.write_text('version: 1\nname: hello\nerlang:\n  otp: "26.2.5"\n'
+                      f"registry: ghcr.io/acme\n{github}")
+    return config
+
+
+def refresh_repository(config: Path, api: FakeServer, check: bool = False) -> int:
+    return pin(config, check, actions=True, client=Client(timeout=2, retries=0),
+               env={}, github_api=api.base)
+
+
+@pytest.mark.parametrize("pins", [None, "ci/pins.json"])
+def test_a_missing_repository_file_starts_from_the_shipped_pins(
+    tmp_path: Path, pins: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cigen.descriptor import load
+
+    config = descriptor(tmp_path, pins)
+    package = SHIPPED_FILE.read_bytes()
+    with FakeServer(every_shipped_tag) as api:
+        assert refresh_repository(config, api) == 0
+    path = tmp_path / (pins or ".github/cigen-action-pins.json")
+    written = json.loads(path.read_text())["actions"]
+    shipped = pin_actions.shipped()["actions"]
+    assert {repo: e["tag"] for repo, e in written.items()} == {
+        repo: e["tag"] for repo, e in shipped.items()}
+    assert {e["sha"] for e in written.values()} == {C1}  # refreshed from the API
+    assert SHIPPED_FILE.read_bytes() == package  # cigen's own data is never written
+    assert "starting from the action pins cigen ships" in capsys.readouterr().out
+    # render reads it: the loader's model carries the repository's pins
+    assert {sha for _, sha in load(config).project.github.pins.values()} == {C1}
+
+
+def test_an_existing_repository_file_is_refreshed_in_place(tmp_path: Path) -> None:
+    config = descriptor(tmp_path)
+    stale = current()
+    stale["actions/checkout"]["sha"] = "9" * 40
+    (tmp_path / ".github").mkdir()
+    path = pins_file(tmp_path / ".github", {"actions/checkout": stale["actions/checkout"]})
+    path.rename(tmp_path / ".github" / "cigen-action-pins.json")
+    with FakeServer(github) as api:
+        assert refresh_repository(config, api) == 0
+    data = json.loads((tmp_path / ".github" / "cigen-action-pins.json").read_text())
+    assert data == {"_about": "test pins", "actions": {"actions/checkout": current()[
+        "actions/checkout"]}}  # its own entries only: nothing from the shipped file is added
+
+
+def test_check_with_no_repository_file_compares_the_shipped_pins_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = descriptor(tmp_path)
+    with FakeServer(every_shipped_tag) as api:
+        assert refresh_repository(config, api, check=True) == 1  # the shipped SHAs are not C1
+    assert not (tmp_path / ".github").exists()
+    assert f"-> {C1}" in capsys.readouterr().err
+
+
+def test_a_failure_creates_no_file(tmp_path: Path) -> None:
+    config = descriptor(tmp_path)
+    with FakeServer(github) as api, pytest.raises(RemoteError, match="not created; nothing"):
+        refresh_repository(config, api)
+    assert not (tmp_path / ".github" / "cigen-action-pins.json").exists()

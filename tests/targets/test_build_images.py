@@ -25,6 +25,8 @@ printf '%s\\0' "$@" > "$FAKE_DOCKER_ARGV"
 pwd > "$FAKE_DOCKER_CWD"
 """
 DOCKER_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# A push makes SBOM and provenance attestations (publish.sbom defaults on); --load never does.
+PUSH = ("--sbom=true", "--provenance=mode=max", "--push")
 
 
 class Run(NamedTuple):
@@ -140,13 +142,13 @@ def test_detached_head_tags_only_the_sha(repo: Repo) -> None:
     repo.git("checkout", "-q", "--detach")
     result = repo.run("-p")
     assert result.code == 0, result
-    assert result.argv == _build(repo.sha, None, "--push")
+    assert result.argv == _build(repo.sha, None, *PUSH)
 
 
 def test_circle_branch_wins_over_the_checkout(repo: Repo) -> None:
     repo.git("checkout", "-q", "--detach")
     result = repo.run("-p", CIRCLE_BRANCH="release/1.0", GITHUB_REF_NAME="other")
-    assert result.argv == _build(repo.sha, "release-1.0", "--push")
+    assert result.argv == _build(repo.sha, "release-1.0", *PUSH)
 
 
 def test_github_ref_name_is_used_without_circle_branch(repo: Repo) -> None:
@@ -164,7 +166,7 @@ def test_target_and_registry_options(repo: Repo) -> None:
     result = repo.run("-p", "-t", "builder", "-r", "localhost:5000/team")
     image = "localhost:5000/team/service_discovery"
     # Another stage never takes the published image's tags, nor its cache.
-    assert result.argv == _build(repo.sha, "main", "--push", image=image, target="builder",
+    assert result.argv == _build(repo.sha, "main", *PUSH, image=image, target="builder",
                                  suffix="-builder")
 
 
@@ -175,7 +177,7 @@ def test_a_release_is_tagged_with_its_version_and_built_without_cache(
     result = repo.run("-p", CIRCLE_TAG=tag)
     assert result.code == 0, result
     assert result.argv == ["buildx", "build", "--file", "Dockerfile", "--target", "runner",
-                           "--tag", f"{IMAGE}:{version}", "--no-cache", "--push", "."]
+                           "--tag", f"{IMAGE}:{version}", "--no-cache", *PUSH, "."]
 
 
 def test_a_release_of_another_stage_keeps_its_suffix(repo: Repo) -> None:
@@ -187,13 +189,13 @@ def test_a_release_of_another_stage_keeps_its_suffix(repo: Repo) -> None:
 def test_the_cache_branch_itself_gets_one_cache_from(repo: Repo) -> None:
     repo.git("checkout", "-q", "-b", "master")
     result = repo.run("-p")
-    assert result.argv == _build(repo.sha, "master", "--push", cache=())
+    assert result.argv == _build(repo.sha, "master", *PUSH, cache=())
 
 
 def test_no_cache_branch_configured(tmp_path: Path) -> None:
     repo = Repo(tmp_path, _project(cache_from=None))
     result = repo.run("-p")
-    assert result.argv == _build(repo.sha, "main", "--push", cache=())
+    assert result.argv == _build(repo.sha, "main", *PUSH, cache=())
 
 
 @pytest.mark.parametrize(("branch", "tag"), [

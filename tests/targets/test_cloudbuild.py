@@ -13,7 +13,7 @@ from cigen.model import Project
 from cigen.targets import cloudbuild
 from cigen.targets.base import MARKER
 from tests import oracles
-from tests.conftest import FIXTURES, PROJECTS, Result
+from tests.conftest import CLOUDBUILD_PROJECTS, FIXTURES, Result
 from tests.helpers import load_project, texts
 
 VARIANT = "ci/Dockerfile.cb"
@@ -150,7 +150,7 @@ def _kaniko_ready(text: str, config: dict[str, Any], project: Project) -> None:
     assert declared
 
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", CLOUDBUILD_PROJECTS)
 def test_fixture_outputs_pass_every_oracle(name: str, tmp_path: Path) -> None:
     project = load_project(FIXTURES / name / "cigen.yaml")
     _check_all(project, _render(project, tmp_path), tmp_path)
@@ -195,7 +195,8 @@ def test_buildx_builds_the_buildkit_dockerfile_with_a_registry_cache(tmp_path: P
     assert build["args"] == [
         "buildx", "build", "--file=./Dockerfile", "--target=runner",
         "--tag=us-docker.pkg.dev/acme/apps/hello:$COMMIT_SHA",
-        f"--cache-from={cache}", f"--cache-to={cache},mode=max", "--push", ".",
+        f"--cache-from={cache}", f"--cache-to={cache},mode=max",
+        "--sbom=true", "--provenance=mode=max", "--push", ".",
     ]
     assert "substitutions" not in _config(files, project)  # nothing feeds build-args
 
@@ -283,7 +284,7 @@ def test_user_dockerfile_variant(tmp_path: Path) -> None:
     assert ".git\n" in files[".gcloudignore"]  # keep_git: false
 
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", CLOUDBUILD_PROJECTS)
 def test_gcloudignore_keeps_what_the_build_reads(name: str) -> None:
     project = load_project(FIXTURES / name / "cigen.yaml")
     text = texts(project, "cloudbuild")[".gcloudignore"]
@@ -299,7 +300,7 @@ def test_gcloudignore_keeps_what_the_build_reads(name: str) -> None:
     assert (".git" in patterns) is not project.image.keep_git
 
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", CLOUDBUILD_PROJECTS)
 def test_rendering_is_deterministic(name: str) -> None:
     config = FIXTURES / name / "cigen.yaml"
     assert texts(load_project(config), "cloudbuild") == texts(load_project(config), "cloudbuild")

@@ -13,7 +13,7 @@ import pytest
 from cigen import schema, yamlio
 from cigen.model import Project
 from cigen.targets import cloudbuild
-from tests.conftest import FIXTURES, PROJECTS, Result
+from tests.conftest import CLOUDBUILD_PROJECTS, FIXTURES, Result
 from tests.helpers import load_project, texts
 
 RELEASE = "cloudbuild.release.yaml"
@@ -168,7 +168,7 @@ def test_default_executor_is_the_maintained_fork(tmp_path: Path) -> None:
 
 # 3. .gcloudignore: what git ignores is not uploaded.
 
-@pytest.mark.parametrize("name", PROJECTS)
+@pytest.mark.parametrize("name", CLOUDBUILD_PROJECTS)
 def test_gcloudignore_includes_gitignore_as_gcloud_reads_it(name: str) -> None:
     text = texts(load_project(FIXTURES / name / "cigen.yaml"), "cloudbuild")[".gcloudignore"]
     lines = text.splitlines()
@@ -232,7 +232,8 @@ def test_buildx_release_tags_the_version_in_one_build(tmp_path: Path) -> None:
     code, log, _ = _run(build, tmp_path, TAG_BUILD)
     assert code == 0
     assert log == ("docker buildx build --file=./Dockerfile --target=runner "
-                   "--tag=ghcr.io/acme/hello:c0ffee --tag=ghcr.io/acme/hello:1.4.2 --push .\n")
+                   "--tag=ghcr.io/acme/hello:c0ffee --sbom=true --provenance=mode=max "
+                   "--tag=ghcr.io/acme/hello:1.4.2 --push .\n")
 
 
 def test_run_checks_release_wiring(tmp_path: Path) -> None:

@@ -90,12 +90,7 @@ def projects_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 PRIVATE_SECRETS = {"secrets.HEX_CONFIG", "secrets.SSH_PRIVATE_KEY", "secrets.API_TOKEN"}
 
 
-@pytest.mark.parametrize("oracle", [
-    lambda *p: oracles.check_jsonschema("vendor.github-workflows", *p),
-    oracles.actionlint,  # with shellcheck on every run script; and `runner` in a step's env
-    zizmor,
-    oracles.workflow_parser,
-], ids=["check-jsonschema", "actionlint", "zizmor", "workflow-parser"])
+@pytest.mark.parametrize("oracle", oracles.WORKFLOW_ORACLES)
 def test_oracles_accept_the_private_workflows(oracle: Any, workflows: dict[str, Path]) -> None:
     oracle(*workflows.values())
 

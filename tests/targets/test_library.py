@@ -99,6 +99,17 @@ def test_every_image_key_is_refused_at_once(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cigen.yaml"]
 
 
+def test_the_arm64_runner_keys_are_refused(tmp_path: Path) -> None:
+    text = HEAD + ("image: false\ncircleci:\n  arm_resource_class: arm.large\n"
+                   "github:\n  arm_runs_on: ubuntu-22.04-arm\n")
+    assert _errors(tmp_path, text) == [
+        "cigen.yaml:7:3: circleci.arm_resource_class: is the arm64 machine of the image jobs, and"
+        " a library (image: false) has no image; remove it",
+        "cigen.yaml:9:3: github.arm_runs_on: is the runner of the arm64 image job, and a library "
+        "(image: false) has no image; remove it",
+    ]
+
+
 def test_a_dockerfile_insertion_is_refused(tmp_path: Path) -> None:
     text = HEAD + "image: false\noverrides:\n  Dockerfile:\n    runner: LABEL a=b\n"
     assert _errors(tmp_path, text) == [

@@ -115,7 +115,8 @@ def test_the_script_passes_the_hex_config_and_the_agent(private_repo: Repo, agen
     assert result.code == 0, result
     assert result.argv is not None
     argv = " ".join(result.argv)
-    assert "--secret id=hex_config,env=HEX_CONFIG --ssh default --push" in argv
+    assert ("--secret id=hex_config,env=HEX_CONFIG --ssh default"
+            " --sbom=true --provenance=mode=max --push") in argv
     assert "hexpm:acme" not in argv  # the secret's text never is an argument
 
 

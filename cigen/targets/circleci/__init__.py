@@ -10,6 +10,7 @@ from cigen.targets import checks, environment
 from cigen.targets.base import banner, planned
 from cigen.targets.circleci import buildscript
 from cigen.targets.circleci import jobs as circleci_checks
+from cigen.targets.circleci import platforms as circleci_platforms
 from cigen.targets.circleci import private as circleci_private
 from cigen.targets.circleci import services as circleci_services
 from cigen.targets.circleci.jobs import job_name
@@ -58,8 +59,8 @@ def config(project: Project) -> dict[str, Any]:
     own = circleci_checks.own_jobs(project)
     jobs = circleci_checks.workflow_jobs(project)
     if not project.library:  # a library's workflow is the checks
-        own[IMAGE_JOB] = _image_job(project)
-        jobs.append({IMAGE_JOB: _image_job_params(project)})
+        own.update(_image_jobs(project))
+        jobs += _image_workflow_jobs(project)
     if own:  # a 2.1 config whose workflow runs only orb jobs needs no `jobs` (its schema
         # requires only `version`: check-jsonschema's vendored circle-ci.json)
         data["jobs"] = own
@@ -90,23 +91,40 @@ def _orbs(project: Project) -> dict[str, str]:
     return {alias: project.circleci.orbs[alias] for alias in used}
 
 
-def _image_job(project: Project) -> dict[str, Any]:
+def _image_jobs(project: Project) -> dict[str, Any]:
+    """docker-build-and-push; with image.platforms of two, a native job per platform first,
+    and docker-build-and-push merges their digests (cigen/targets/circleci/platforms.py)."""
+    steps, build, options = _build_steps(project)
+    if not project.image.multi_platform:
+        return {IMAGE_JOB: {"machine": {"image": project.circleci.machine_image}, "steps": [
+            *steps, *circleci_platforms.cosign_steps(project),
+            circleci_platforms.signed_build(project, "Build and push the image", build)]}}
+    jobs = {circleci_platforms.job_name(p): circleci_platforms.platform_job(project, p, steps,
+                                                                             build)
+            for p in circleci_platforms.platforms(project)}
+    jobs[IMAGE_JOB] = circleci_platforms.merge_job(project, _auth_steps(project),
+                                                   f"{buildscript.PATH} -m{options}")
+    return jobs
+
+
+def _build_steps(project: Project) -> tuple[list[Any], str, str]:
+    """The image job's steps before its build, its build command, and the script's options
+    that name the image (target and registry)."""
     # A machine executor has Docker and buildx preinstalled; the docker-container builder is
     # what can push a build with its cache inlined.
     # No -t for a user's last stage without a name: the script's default is then "", and buildx
     # sends no target for an empty --target (docker/buildx build/build.go, toSolveOpt), so
     # BuildKit builds the last stage.
     target = f" -t {shlex.quote(project.image.target)}" if project.image.target else ""
-    build = circleci_private.build_prefix(project) \
-        + f"{buildscript.PATH} -p{target} -r {shlex.quote(project.registry)}"
+    options = f"{target} -r {shlex.quote(project.registry)}"
+    build = circleci_private.build_prefix(project) + f"{buildscript.PATH} -p{options}"
     steps = [
         "checkout",
         *circleci_private.image_steps(project),
         *_auth_steps(project),
         _run("Create a buildx builder", "docker buildx create --use --driver docker-container"),
-        _run("Build and push the image", build),
     ]
-    return {"machine": {"image": project.circleci.machine_image}, "steps": steps}
+    return steps, build, options
 
 
 def _auth_steps(project: Project) -> list[Any]:
@@ -130,10 +148,22 @@ def _run(name: str, command: str) -> dict[str, Any]:
     return {"run": {"name": name, "command": command}}
 
 
-def _image_job_params(project: Project) -> dict[str, Any]:
+def _image_workflow_jobs(project: Project) -> list[dict[str, Any]]:
+    """The image job after the checks; with image.platforms of two, each platform's job after
+    the checks, and docker-build-and-push after the platform jobs (which wait for the checks,
+    so it still runs only after them), with the same branch and tag filters and context: a
+    job runs on a tag only when every job it requires does too."""
     names = circleci_checks.job_names(project)
-    waits = [names.get(c, job_name(c)) for c in _image_job_waits_for(project)]
-    params: dict[str, Any] = {"requires": list(dict.fromkeys(waits))}
+    waits = list(dict.fromkeys(names.get(c, job_name(c)) for c in _image_job_waits_for(project)))
+    if not project.image.multi_platform:
+        return [{IMAGE_JOB: _image_job_params(project, waits)}]
+    builds = [circleci_platforms.job_name(p) for p in circleci_platforms.platforms(project)]
+    return [*({job: _image_job_params(project, waits)} for job in builds),
+            {IMAGE_JOB: _image_job_params(project, builds)}]
+
+
+def _image_job_params(project: Project, waits: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {"requires": list(waits)}
     if project.circleci.context is not None:
         params["context"] = project.circleci.context
     filters: dict[str, Any] = {}

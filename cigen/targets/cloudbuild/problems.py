@@ -4,7 +4,7 @@ import re
 from collections.abc import Iterator
 
 from cigen.core import KeyPath, Problem
-from cigen.model import Project, is_gcp_host
+from cigen.model import AMD64, Project, is_gcp_host
 from cigen.targets import environment
 from cigen.targets.cloudbuild import auth, private, timeouts
 from cigen.targets.cloudbuild import services as cloudbuild_services
@@ -19,7 +19,7 @@ def descriptor_problems(project: Project, base_args: build.BaseArgs,
                         steps: list[build.Step]) -> list[Problem]:
     """What Cloud Build or the registry would reject, located at the descriptor key at fault."""
     checks = (_images, _kaniko_features, _destinations, _durations, _secrets, _registry_auth,
-              _private, _paths)
+              _private, _paths, _publishing)
     found = [p for check in checks for p in check(project)]
     found += environment.problems(project) + cloudbuild_services.problems(project)
     found += _base_arg_keys(base_args)
@@ -55,6 +55,29 @@ def _kaniko_features(project: Project) -> Iterator[Problem]:
     if named is not None and not named.covers(parse_features(cb.kaniko_features)):
         yield Problem((_CB, "kaniko_features"), f"claims more than {cb.kaniko_image} builds "
                       f"({named.name}); write {named.features}, or remove the key")
+
+
+def _publishing(project: Project) -> Iterator[Problem]:
+    """What #17's publishing keys ask of a builder that Cloud Build's cannot do; never skipped
+    in silence (docs/multi-arch.md, docs/signing.md)."""
+    if project.library:
+        return
+    foreign = [p for p in project.image.platforms if p != AMD64]
+    if foreign:
+        # Every machine type is x86 (googleapis google/devtools/cloudbuild/v1/cloudbuild.proto,
+        # BuildOptions.MachineType), and emulating the BEAM's JIT under QEMU is slow and fragile.
+        yield Problem(("image", "platforms"), f"lists {', '.join(foreign)}, and Cloud Build has "
+                      "no workers of that architecture; cigen does not emulate one. Build it on "
+                      "GitHub or CircleCI and remove cloudbuild from targets, or publish "
+                      f"[{AMD64}] only (docs/multi-arch.md)")
+    if project.publish.sbom and project.cloudbuild.builder == "kaniko":
+        yield Problem(("publish", "sbom"), "is true, and Kaniko makes no SBOM or provenance "
+                      "attestation; set cloudbuild.builder: buildx, or remove the key to have "
+                      "them where the builder makes them (docs/multi-arch.md)")
+    if project.publish.sign:
+        yield Problem(("publish", "sign"), "is true, and cigen does not sign images on Cloud "
+                      "Build yet; sign on GitHub or CircleCI and remove cloudbuild from targets "
+                      "(docs/signing.md)")
 
 
 def _destinations(project: Project) -> Iterator[Problem]:

@@ -11,7 +11,7 @@ from cigen.targets.github import matrix as github_matrix
 from cigen.targets.github import secrets as github_secrets
 from cigen.targets.github import services as github_services
 from cigen.targets.github.expr import PULL_REQUEST, fenced
-from cigen.targets.github.image import PERMISSION_REASONS
+from cigen.targets.github.image import permission_reasons
 from cigen.targets.github.jobs import LOOKUP_ONLY, check_jobs, job_ids
 from cigen.targets.github.pins import Note, annotate, comments, uses_notes
 from cigen.targets.github.publish import image_jobs
@@ -23,12 +23,24 @@ def plan(project: Project) -> Plan:
     return planned(problems(project), lambda: (
         Output(project.github.workflow_file, render(project), "github",
                schema="github-workflows", origin=("github", "workflow_file")),
+        *_refresh_outputs(project),
     ))
+
+
+def _refresh_outputs(project: Project) -> tuple[Output, ...]:
+    """The scheduled refresh workflow (github.refresh), when the descriptor asks for it."""
+    if project.github.refresh is None:
+        return ()
+    from cigen.targets.github import refresh
+
+    return (Output(project.github.refresh.workflow_file, refresh.render(project), "github",
+                   schema="github-workflows", origin=("github", "refresh", "workflow_file")),)
 
 
 def render(project: Project) -> str:
     data = workflow(project)
-    notes = [*uses_notes(_uses(data)), *_cache_notes(project), *_permission_notes()]
+    notes = [*uses_notes(_uses(data), project.github), *_cache_notes(project),
+             *_permission_notes(project)]
     return banner(project) + annotate(dump(data), comments(notes))
 
 
@@ -81,13 +93,15 @@ def _cache_notes(project: Project) -> list[Note]:
     return [(("lookup-only", LOOKUP_ONLY), reason)]
 
 
-def _permission_notes() -> list[Note]:
-    return [((scope, "write"), why) for scope, why in PERMISSION_REASONS.items()]
+def _permission_notes(project: Project) -> list[Note]:
+    return [((scope, "write"), why) for scope, why in permission_reasons(project).items()]
 
 
 def problems(project: Project) -> list[Problem]:
+    from cigen.targets.github import refresh
+
     found = [*environment.problems(project), *github_services.problems(project),
-             *_check_problems(project), *_github_problems(project)]
+             *_check_problems(project), *_github_problems(project), *refresh.problems(project)]
     if found or project.github.secrets_environment is None:
         return found
     return github_secrets.problems(project, workflow(project)["jobs"])

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cigen import compat
-from cigen.model import Project
+from cigen.model import GitHub, Project
 from cigen.targets import checks as rebar3_checks
 from cigen.targets.github import container as github_container
 from cigen.targets.github import private as github_private
@@ -63,10 +63,9 @@ def _check_job(project: Project, job: str, checks: tuple[str, ...], toolchain: T
 
 
 def toolchain_steps(project: Project, job: str, env_names: tuple[str, ...] = ()) -> list[Step]:
-    pinned = project.github.pin_actions
     setup = (github_container.steps(project, list(env_names)) if github_container.needed(project)
              else [setup_beam_step(project)])
-    return [checkout_step(pinned), *setup, cache_step(project, job)]
+    return [checkout_step(project.github), *setup, cache_step(project, job)]
 
 
 def setup_beam_step(project: Project) -> Step:
@@ -76,7 +75,7 @@ def setup_beam_step(project: Project) -> Step:
     return {
         "name": "Set up Erlang/OTP and rebar3",
         **step_id,
-        "uses": uses("erlef/setup-beam", project.github.pin_actions),
+        "uses": uses("erlef/setup-beam", project.github),
         "with": {
             "otp-version": quoted(erlang.otp),
             "rebar3-version": quoted(erlang.rebar3 or ""),
@@ -87,11 +86,11 @@ def setup_beam_step(project: Project) -> Step:
     }
 
 
-def checkout_step(pinned: bool) -> Step:
+def checkout_step(github: GitHub) -> Step:
     # No token left in .git/config for later steps (or the image build context) to read.
     return {
         "name": "Check out",
-        "uses": uses("actions/checkout", pinned),
+        "uses": uses("actions/checkout", github),
         "with": {"persist-credentials": False},
     }
 
@@ -144,7 +143,7 @@ def cache_step(project: Project, job: str, otp: str | None = None) -> Step:
     cached["lookup-only"] = LOOKUP_ONLY
     return {
         "name": "Cache _build and ~/.cache/rebar3",
-        "uses": uses("actions/cache", project.github.pin_actions),
+        "uses": uses("actions/cache", project.github),
         "with": cached,
     }
 

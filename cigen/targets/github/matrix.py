@@ -105,7 +105,7 @@ def _when(project: Project, boxed: bool) -> dict[str, str]:
 
 def toolchain_steps(project: Project, job: str, env_names: tuple[str, ...]) -> list[Step]:
     """Checkout, then OTP and rebar3 of the job's release, then the cache keyed on it."""
-    steps = [github_jobs.checkout_step(project.github.pin_actions)]
+    steps = [github_jobs.checkout_step(project.github)]
     if _beam(project):
         steps.append(_setup_beam(project))
     if _boxed(project):
@@ -122,7 +122,7 @@ def _setup_beam(project: Project) -> Step:
         # A line's release is known only once installed: the cache key reads it.
         **({"id": github_jobs.BEAM_STEP} if lines else {}),
         **_when(project, boxed=False),
-        "uses": uses("erlef/setup-beam", project.github.pin_actions),
+        "uses": uses("erlef/setup-beam", project.github),
         "with": {
             "otp-version": OTP,
             "rebar3-version": REBAR3,

@@ -1,48 +1,40 @@
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Iterable, Mapping
-from importlib import resources
-from typing import Any, NamedTuple
+from typing import Any
 
+from cigen import action_pins
+from cigen.action_pins import Pin
 from cigen.errors import RenderError
+from cigen.model import GitHub
 from cigen.yamlio import dump, plain_on
 
 
-class Pin(NamedTuple):
-    tag: str  # release tag, e.g. v7.0.1
-    sha: str  # the commit that tag points to
+def pin(repo: str, github: GitHub) -> Pin:
+    """The pin of an action: the repository's (github.action_pins), else cigen's shipped one."""
+    found = github.pins.get(repo)
+    if found is not None:
+        return Pin(*found)
+    shipped = action_pins.shipped().get(repo)
+    if shipped is None:
+        raise RenderError(f"no pin for action {repo} in {github.action_pins} or "
+                          f"{action_pins.SHIPPED}")
+    return shipped
 
 
-@functools.lru_cache(maxsize=1)
-def pins() -> Mapping[str, Pin]:
-    """The shipped action pins (cigen/data/action-pins.json), by owner/repo."""
-    text = resources.files("cigen").joinpath("data", "action-pins.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return {repo: Pin(entry["tag"], entry["sha"]) for repo, entry in data["actions"].items()}
-
-
-def _pin(repo: str) -> Pin:
-    pin = pins().get(repo)
-    if pin is None:
-        raise RenderError(f"no pin for action {repo} in cigen/data/action-pins.json")
-    return pin
-
-
-def uses(repo: str, pinned: bool) -> str:
+def uses(repo: str, github: GitHub) -> str:
     """The `uses:` value of an action: its release commit, or its major tag when not pinned."""
-    pin = _pin(repo)
-    return f"{repo}@{pin.sha}" if pinned else f"{repo}@{pin.tag.split('.', 1)[0]}"
+    found = pin(repo, github)
+    return f"{repo}@{found.sha}" if github.pin_actions else f"{repo}@{found.tag.split('.', 1)[0]}"
 
 
-def uses_comment(value: str) -> str:
+def uses_comment(value: str, github: GitHub) -> str:
     """The comment on a `uses:` line: the release a SHA stands for, or why a tag is allowed."""
     repo, at = value.split("@", 1)
-    pin = _pin(repo)
-    if at == pin.sha:
-        return pin.tag
+    found = pin(repo, github)
+    if at == found.sha:
+        return found.tag
     # A moving tag was chosen in cigen.yaml; say so where zizmor (unpinned-uses) will look.
     return "zizmor: ignore[unpinned-uses] -- github.pin_actions is false in cigen.yaml"
 
@@ -50,8 +42,8 @@ def uses_comment(value: str) -> str:
 Note = tuple[tuple[str, Any], str]  # ((key, value) of a one-line entry, its comment)
 
 
-def uses_notes(values: Iterable[str]) -> list[Note]:
-    return [(("uses", value), uses_comment(value)) for value in values]
+def uses_notes(values: Iterable[str], github: GitHub) -> list[Note]:
+    return [(("uses", value), uses_comment(value, github)) for value in values]
 
 
 def comments(notes: list[Note]) -> dict[str, str]:

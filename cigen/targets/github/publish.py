@@ -24,11 +24,15 @@ So the image job is split on complementary job conditions:
 
 Both wait for the publish.after checks, as the one image job does. The check jobs are left as
 they are: they run on pull requests, which an environment would gate in the same way.
+
+A multi-platform image (platforms.py) keeps the same split per platform: `image-<arch>` and
+`publish-<arch>`, then `publish`, with the environment, makes the tagged list.
 """
 
 from __future__ import annotations
 
 from cigen.model import Project
+from cigen.targets.github import platforms
 from cigen.targets.github.expr import fenced, publishing
 from cigen.targets.github.image import IMAGE_JOB, image_job
 from cigen.targets.github.jobs import Job
@@ -39,9 +43,11 @@ PUBLISH_JOB = "publish"
 def image_jobs(project: Project, needs: list[str]) -> dict[str, Job]:
     """The image job, or with github.environment the image and publish jobs."""
     environment = project.github.environment
+    publishes = publishing(project)
+    if project.image.multi_platform:
+        return platforms.image_jobs(project, needs, publishes, environment)
     if environment is None:
         return {IMAGE_JOB: image_job(project, needs)}
-    publishes = publishing(project)
     # A job's `if` may use the github context (workflow syntax, jobs.<job_id>.if); fenced, as
     # YAML would read a leading `!` as a tag.
     return {

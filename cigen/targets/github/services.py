@@ -77,7 +77,7 @@ def setup_steps(project: Project, check: str, step_env: dict[str, str]) -> list[
 def _cache_step(project: Project, cache: StepCache) -> Step:
     return {
         "name": f"Cache {cache.path}",
-        "uses": uses("actions/cache", project.github.pin_actions),
+        "uses": uses("actions/cache", project.github),
         # As the _build cache: release (tag) builds restore nothing a cache could have poisoned.
         "with": {"path": cache.path, "key": cache.key, "lookup-only": fenced(TAG_BUILD)},
     }
