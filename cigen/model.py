@@ -14,6 +14,13 @@ RELEASE_STAGES = ("builder", "prod_compiled", "releaser", "runner")
 INSERTION_POINTS = ("builder", "builder_end", "runner", "runner_end")
 AMD64 = "linux/amd64"
 ARM64 = "linux/arm64"
+
+
+def arch(platform: str) -> str:
+    """`arm64` of `linux/arm64`: a platform's part of a job name, cache scope or tag."""
+    return platform.split("/", 1)[1]
+
+
 _GCP_SUFFIXES = ("gcr.io", "-docker.pkg.dev")
 # The Secret Manager secrets a docker-login Cloud Build reads unless the descriptor names others.
 _REGISTRY_SECRET = "projects/$PROJECT_ID/secrets/registry-{}/versions/latest"  # noqa: S105 (a name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from cigen.model import AMD64, ARM64, Project
+from cigen.model import AMD64, ARM64, Project, arch
 from cigen.targets.circleci import buildscript
 
 # cosign, installed by a checksum-verified download of the release binary. v3.0.6 and its
@@ -26,7 +26,7 @@ COSIGN_DIR = "$HOME/.cosign"  # the installer's default install-dir
 
 def job_name(platform: str) -> str:
     """linux/arm64 -> docker-build-arm64."""
-    return f"docker-build-{platform.rsplit('/', 1)[1]}"
+    return f"docker-build-{arch(platform)}"
 
 
 def platform_job(project: Project, platform: str, steps: list[Any],

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from cigen.model import AMD64, ARM64, Project
+from cigen.model import AMD64, ARM64, Project, arch
 from cigen.targets.github import private as github_private
 from cigen.targets.github.expr import BRANCH_BUILD, TAG_BUILD, fenced, publishing, unless_tag
 from cigen.targets.github.jobs import Job, Step, checkout_step
@@ -55,11 +55,6 @@ def permissions(project: Project, signs: bool = False) -> dict[str, str]:
     if project.github.auth == "gcp" or signs:
         granted["id-token"] = "write"
     return granted
-
-
-def arch(platform: str) -> str:
-    """`amd64` of `linux/amd64`: the platform's part of a job id, cache scope or tag."""
-    return platform.split("/", 1)[1]
 
 
 def runner(project: Project, platform: str) -> str:

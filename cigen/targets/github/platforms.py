@@ -27,11 +27,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cigen.model import Project
+from cigen.model import Project, arch
 from cigen.targets.github.expr import fenced
 from cigen.targets.github.image import (
     Pushes,
-    arch,
     image_job,
     login_steps,
     metadata_step,
